@@ -1,0 +1,1 @@
+namespace Fabric.Actors; internal static class AssemblyMarker { }
