@@ -1,0 +1,57 @@
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+
+namespace Fabric.Dataplane.Pipeline.Nodes;
+
+/// <summary>
+/// ARP from local ports of an <c>l2</c> network: source check on the ARP body, gratuitous ARP reported (and still
+/// flooded, as a switch would), and requests for a target whose location is known answered here (ARP suppression)
+/// instead of being flooded to every VTEP.
+/// </summary>
+public static class ArpSuppressionNode
+{
+    public static void Run(PipelineContext ctx)
+    {
+        var batch = ctx.Batch;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var m = ref batch.Meta(i);
+            if (m.Next != PipelineStep.ArpSuppression) continue;
+            var frame = batch.Frame(i);
+            if (ArpPacket.TryParse(frame.Slice(m.L3Offset), out var arp) != PacketError.None) { ctx.Drop(ref m, DropReason.Malformed); continue; }
+            var net = m.Network!;
+            var port = m.Port!;
+            var senderIp = arp.SenderIp;
+            var senderMac = arp.SenderMac;
+
+            if (port.SourceCheck && (senderMac != port.Mac || (port.HasIp && !arp.IsProbe && senderIp != port.Ip)))
+            {
+                ProxyArpNode.ReportConflict(ctx, net, port, senderMac, senderIp);
+                ctx.Drop(ref m, DropReason.SpoofedSource);
+                continue;
+            }
+
+            if (arp.IsGratuitous)
+            {
+                if (net.Neighbours.TryGet(senderIp, out var owner) && owner != senderMac)
+                    ctx.Raise(DataplaneEventKind.AddressConflict, net.Vni, senderMac, senderIp, Location.Local(port.Id), owner);
+                else
+                    ctx.Raise(DataplaneEventKind.GratuitousArp, net.Vni, senderMac, senderIp, Location.Local(port.Id));
+                m.Next = PipelineStep.Bridge;
+                continue;
+            }
+
+            if (arp.Operation == ArpOperation.Request && net.Neighbours.TryGet(arp.TargetIp, out var known) && known != senderMac)
+            {
+                ArpReply.WriteInPlace(frame, m.L3Offset, known, arp.TargetIp, senderMac, senderIp);
+                net.Counters.ArpAnswered++;
+                ctx.EmitToPort(i, ref m, port.Id);
+                m.Next = PipelineStep.Done;
+                continue;
+            }
+            m.Next = PipelineStep.Bridge;
+        }
+    }
+}

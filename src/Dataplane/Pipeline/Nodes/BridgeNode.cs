@@ -1,0 +1,46 @@
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Packets;
+
+namespace Fabric.Dataplane.Pipeline.Nodes;
+
+/// <summary>
+/// <c>l2</c> forwarding: known unicast to its port or VTEP; broadcast, multicast and unknown unicast flooded to the
+/// other local ports and, for frames from a local port only, to every member of the VNI's flood group (head-end
+/// replication). Split horizon: a frame that came from the overlay never goes back into it.
+/// </summary>
+public static class BridgeNode
+{
+    public static void Run(PipelineContext ctx)
+    {
+        var batch = ctx.Batch;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var m = ref batch.Meta(i);
+            if (m.Next != PipelineStep.Bridge) continue;
+            m.Next = PipelineStep.Done;
+            var net = m.Network!;
+            var dst = MacAddress.Read(batch.Frame(i));
+            var fromPort = m.Origin == PacketOrigin.LocalPort;
+
+            if (!dst.IsMulticast && net.Fdb.TryGet(dst, out var entry))
+            {
+                if (entry.Location.IsLocal)
+                {
+                    if (fromPort && entry.Location.PortId == m.InPort) ctx.Drop(ref m, DropReason.Hairpin);
+                    else ctx.EmitToPort(i, ref m, entry.Location.PortId);
+                }
+                else if (fromPort) ctx.EmitToVtep(i, ref m, entry.Location.Vtep, net.Vni, net.Counters);
+                else ctx.Drop(ref m, DropReason.SplitHorizon);
+                continue;
+            }
+
+            net.Counters.Flooded++;
+            var ports = net.LocalPorts;
+            for (int p = 0; p < ports.Length; p++)
+                if (!(fromPort && ports[p] == m.InPort)) ctx.EmitToPort(i, ref m, ports[p]);
+            if (!fromPort) continue;
+            var flood = net.FloodList;
+            for (int v = 0; v < flood.Length; v++) ctx.EmitToVtep(i, ref m, flood[v], net.Vni, net.Counters);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using Fabric.Dataplane.Counters;
+
+namespace Fabric.Dataplane.Pipeline.Nodes;
+
+/// <summary>Last node: charges every drop to its VNI (or the global counters) and its ingress port, by reason.</summary>
+public static class DropCountNode
+{
+    public static void Run(PipelineContext ctx)
+    {
+        var batch = ctx.Batch;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var m = ref batch.Meta(i);
+            if (m.Drop == DropReason.None) continue;
+            var r = (int)m.Drop;
+            if (m.Network is { } net) net.Counters.Drops[r]++;
+            else ctx.Counters.Drops[r]++;
+            if (m.Port is { } port) port.Counters.Drops[r]++;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+
+namespace Fabric.Dataplane.Pipeline.Nodes;
+
+/// <summary>
+/// Proxy ARP for <c>l3</c> networks: every ARP from a VM is answered (or absorbed) here and never leaves the host.
+/// Same-subnet targets get the target VM's MAC; the own gateway and every off-subnet target get the gateway MAC;
+/// an unknown same-subnet target gets no answer (and is reported). Gratuitous ARP from the owner of the address
+/// announces a move; from anyone else it is a conflict.
+/// </summary>
+public static class ProxyArpNode
+{
+    public static void Run(PipelineContext ctx)
+    {
+        var batch = ctx.Batch;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref var m = ref batch.Meta(i);
+            if (m.Next != PipelineStep.ProxyArp) continue;
+            var frame = batch.Frame(i);
+            if (ArpPacket.TryParse(frame.Slice(m.L3Offset), out var arp) != PacketError.None) { ctx.Drop(ref m, DropReason.Malformed); continue; }
+            var net = m.Network!;
+            var port = m.Port!;
+            var senderIp = arp.SenderIp;
+            var senderMac = arp.SenderMac;
+
+            if (port.SourceCheck && (senderMac != port.Mac || (!arp.IsProbe && senderIp != port.Ip)))
+            {
+                ReportConflict(ctx, net, port, senderMac, senderIp);
+                ctx.Drop(ref m, DropReason.SpoofedSource);
+                continue;
+            }
+
+            if (arp.IsGratuitous)
+            {
+                if (net.Neighbours.TryGet(senderIp, out var owner) && owner != senderMac)
+                {
+                    ctx.Raise(DataplaneEventKind.AddressConflict, net.Vni, senderMac, senderIp, Location.Local(port.Id), owner);
+                    ctx.Drop(ref m, DropReason.AddressConflict);
+                    continue;
+                }
+                ctx.Raise(DataplaneEventKind.GratuitousArp, net.Vni, senderMac, senderIp, Location.Local(port.Id));
+                Absorb(ref m, net);
+                continue;
+            }
+            if (arp.Operation != ArpOperation.Request) { Absorb(ref m, net); continue; }
+
+            var target = arp.TargetIp;
+            // Asking for one's own address (duplicate address detection): silence means "free".
+            if (target == senderIp || (target == port.Ip && arp.IsProbe)) { Absorb(ref m, net); continue; }
+            if ((uint)port.SubnetIndex >= (uint)net.Subnets.Length) { ctx.Drop(ref m, DropReason.NoRoute); continue; }
+            var subnet = net.Subnets[port.SubnetIndex];
+            MacAddress answer;
+            if (target != subnet.Gateway && subnet.Prefix.Contains(target))
+            {
+                if (!net.Neighbours.TryGet(target, out answer))
+                {
+                    ctx.Raise(DataplaneEventKind.Unresolved, net.Vni, default, target, Location.Local(port.Id));
+                    ctx.Drop(ref m, DropReason.ArpUnresolved);
+                    continue;
+                }
+            }
+            else
+            {
+                answer = net.GatewayMac; // the own gateway, or anything beyond the subnet: the router answers
+            }
+            ArpReply.WriteInPlace(frame, m.L3Offset, answer, target, senderMac, senderIp);
+            net.Counters.ArpAnswered++;
+            ctx.EmitToPort(i, ref m, port.Id);
+            m.Next = PipelineStep.Done;
+        }
+    }
+
+    internal static void ReportConflict(PipelineContext ctx, NetworkState net, PortState port, MacAddress senderMac, Ipv4Address senderIp)
+    {
+        if (!senderIp.IsZero && senderIp != port.Ip && net.Neighbours.TryGet(senderIp, out var owner) && owner != senderMac)
+            ctx.Raise(DataplaneEventKind.AddressConflict, net.Vni, senderMac, senderIp, Location.Local(port.Id), owner);
+    }
+
+    private static void Absorb(ref PacketMeta m, NetworkState net)
+    {
+        net.Counters.ArpAbsorbed++;
+        m.Next = PipelineStep.Done;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Runtime.CompilerServices;
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>What every node of the graph works with for one batch. One instance per dataplane thread, reused.</summary>
+public sealed class PipelineContext
+{
+    public PipelineContext(EventRing events, LearnFilter learnFilter, DataplaneCounters counters)
+    {
+        Events = events; LearnFilter = learnFilter; Counters = counters;
+    }
+
+    public ForwardingSnapshot Snapshot = ForwardingSnapshot.Empty;
+    public PacketBatch Batch = null!;
+    public TxBatch Tx = null!;
+    public long NowMs;
+    public EventRing Events { get; }
+    public LearnFilter LearnFilter { get; }
+    public DataplaneCounters Counters { get; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Drop(ref PacketMeta m, DropReason reason)
+    {
+        m.Drop = reason;
+        m.Next = PipelineStep.Dropped;
+    }
+
+    public void Raise(DataplaneEventKind kind, int vni, MacAddress mac, Ipv4Address ip, in Location location, MacAddress other = default)
+        => Events.TryWrite(new DataplaneEvent(kind, vni, mac, ip, location, other));
+
+    /// <summary>Queues the current frame of packet <paramref name="i"/> for a local port.</summary>
+    public void EmitToPort(int i, ref PacketMeta m, int portId)
+    {
+        if (!Tx.TryAdd(new TxEntry(TxKind.LocalPort, portId, default, i, m.Offset, m.Length)))
+        {
+            m.Drop = DropReason.TxOverflow;
+            return;
+        }
+        var port = Snapshot.Port(portId);
+        if (port is not null)
+        {
+            port.Counters.TxPackets++;
+            port.Counters.TxBytes += m.Length;
+        }
+        var c = m.Network!.Counters;
+        c.TxPackets++;
+        c.TxBytes += m.Length;
+    }
+
+    /// <summary>
+    /// Queues packet <paramref name="i"/> for a remote VTEP inside VXLAN with <paramref name="vni"/>. The 8-byte header
+    /// is written once into the headroom; every further replica only adds a transmit entry.
+    /// </summary>
+    public void EmitToVtep(int i, ref PacketMeta m, in VtepEndpoint vtep, int vni, VniCounters counters)
+    {
+        if (m.EncapVni != vni)
+        {
+            VxlanHeader.Write(Batch.SlotBytes(i, m.Offset - VxlanHeader.Length, VxlanHeader.Length), vni);
+            m.EncapVni = vni;
+        }
+        if (!Tx.TryAdd(new TxEntry(TxKind.Underlay, -1, vtep, i, m.Offset - VxlanHeader.Length, m.Length + VxlanHeader.Length)))
+        {
+            m.Drop = DropReason.TxOverflow;
+            return;
+        }
+        counters.Encapsulated++;
+        counters.TxBytes += m.Length;
+    }
+}
