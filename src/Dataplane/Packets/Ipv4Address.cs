@@ -26,12 +26,29 @@ public readonly record struct Ipv4Address(uint Value) : IComparable<Ipv4Address>
     public static bool TryParse(string? text, out Ipv4Address address)
     {
         address = default;
-        // IPAddress.TryParse accepts shorthand such as "10.1"; an overlay API must not guess, so insist on four parts.
-        if (text is null || text.Count('.') != 3) return false;
-        if (!IPAddress.TryParse(text, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork) return false;
-        Span<byte> b = stackalloc byte[4];
-        ip.TryWriteBytes(b, out _);
-        address = Read(b);
+        // IPAddress.TryParse accepts shorthand such as "10.1" and reads "010" as octal 8 and "0x0a" as hex; an overlay API
+        // must not guess, so insist on exactly four dotted decimal parts of 1..3 digits with no leading zero.
+        if (text is null) return false;
+        uint value = 0;
+        int part = 0, digits = 0, octet = 0;
+        foreach (var c in text)
+        {
+            if (c == '.')
+            {
+                if (digits == 0 || ++part > 3) return false;
+                value = (value << 8) | (uint)octet;
+                digits = 0; octet = 0;
+            }
+            else if (c is >= '0' and <= '9')
+            {
+                if (digits == 1 && octet == 0) return false; // leading zero
+                octet = octet * 10 + (c - '0');
+                if (++digits > 3 || octet > 255) return false;
+            }
+            else return false;
+        }
+        if (part != 3 || digits == 0) return false;
+        address = new Ipv4Address((value << 8) | (uint)octet);
         return true;
     }
 
