@@ -53,7 +53,12 @@ public sealed class PacketBatch
         SlotSize = (Headroom + maxFrame + VxlanHeader.Length + 63) & ~63;
         _buffer = GC.AllocateUninitializedArray<byte>(SlotSize * capacity, pinned: true);
         _meta = new PacketMeta[capacity];
+        unsafe { BasePointer = (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_buffer)); }
     }
+
+    /// <summary>Address of slot 0: the buffer is pinned for its whole life, so the kernel may read and write it directly.</summary>
+    public nint BasePointer { get; }
+    public nint SlotPointer(int slot, int offset) => BasePointer + slot * SlotSize + offset;
 
     public int Capacity { get; }
     public int SlotSize { get; }

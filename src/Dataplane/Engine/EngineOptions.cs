@@ -1,0 +1,20 @@
+namespace Fabric.Dataplane.Engine;
+
+/// <summary>How the dataplane thread runs. Bound from HOCON (<c>fabric.dataplane</c>) by the node.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Frames per batch (VPP's vector size).</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Largest frame or datagram a slot holds.</summary>
+    public int MaxFrame { get; init; } = 9216;
+    /// <summary>Transmit entries per batch (batch × fan-out).</summary>
+    public int TxCapacity { get; init; } = 8192;
+    /// <summary>The core to pin the thread to; -1 leaves placement to the scheduler.</summary>
+    public int Cpu { get; init; } = -1;
+    /// <summary>How long epoll may sleep when idle (the thread also wakes on any descriptor or guest activity).</summary>
+    public int IdleWaitMs { get; init; } = 100;
+    /// <summary>Empty polls before sleeping in epoll: spinning a little saves a wake-up under bursty load.</summary>
+    public int SpinPolls { get; init; } = 64;
+    public int EventQueueCapacity { get; init; } = 16384;
+    public long LearnReportIntervalMs { get; init; } = 1000;
+}
