@@ -1,1 +1,0 @@
-namespace Fabric.Actors; internal static class AssemblyMarker { }

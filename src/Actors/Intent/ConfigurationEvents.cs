@@ -1,0 +1,38 @@
+using Fabric.Dataplane.Packets;
+
+namespace Fabric.Actors.Intent;
+
+// What the journal holds. Every event carries fully decided values (ids, assigned MAC and IP, the
+// gateway, the new move sequence), so replaying applies them without deciding anything again and
+// reproduces the configuration byte for byte.
+
+public abstract record ConfigurationEvent : IFabricMessage;
+
+/// <summary>A network was created, with its implicit route table "main".</summary>
+public sealed record NetworkCreated(Network Network) : ConfigurationEvent;
+
+public sealed record NetworkDeleted(string NetworkId) : ConfigurationEvent;
+
+public sealed record SubnetCreated(string NetworkId, Subnet Subnet) : ConfigurationEvent;
+
+public sealed record SubnetDeleted(string NetworkId, string SubnetId) : ConfigurationEvent;
+
+public sealed record SubnetRouteTableBound(string NetworkId, string SubnetId, string RouteTable) : ConfigurationEvent;
+
+public sealed record RouteTableCreated(string NetworkId, string RouteTable) : ConfigurationEvent;
+
+public sealed record RouteTableDeleted(string NetworkId, string RouteTable) : ConfigurationEvent;
+
+public sealed record RouteAdded(string NetworkId, string RouteTable, Route Route) : ConfigurationEvent;
+
+public sealed record RouteRemoved(string NetworkId, string RouteTable, Ipv4Prefix Destination) : ConfigurationEvent;
+
+public sealed record ExternalVtepAdded(string NetworkId, ExternalVtep Vtep) : ConfigurationEvent;
+
+public sealed record ExternalVtepRemoved(string NetworkId, ExternalVtep Vtep) : ConfigurationEvent;
+
+public sealed record EndpointCreated(Endpoint Endpoint) : ConfigurationEvent;
+
+public sealed record EndpointMoved(string EndpointId, string Node, long MoveSeq) : ConfigurationEvent;
+
+public sealed record EndpointDeleted(string EndpointId) : ConfigurationEvent;

@@ -1,0 +1,182 @@
+using Fabric.Dataplane.Packets;
+
+namespace Fabric.Actors.Intent;
+
+public sealed partial record FabricConfiguration
+{
+    /// <summary>
+    /// Assigned MACs are locally administered unicast: 02:fb followed by the endpoint's number (32 bits),
+    /// so they are unique among assigned MACs everywhere and the same on every replay. Should someone
+    /// have configured that very MAC by hand in the network, the next free one is taken.
+    /// </summary>
+    public const ulong AssignedMacBase = 0x02FB_0000_0000UL;
+
+    private Decision DecideCreateEndpoint(CreateEndpoint c)
+    {
+        if (CheckName(c.Name, "name", "endpoint name") is { } badName) return badName;
+        if (string.IsNullOrEmpty(c.Network))
+            return Rejection.Invalid("network", "network-required", "network is required");
+        if (!Networks.TryGetValue(c.Network, out var network))
+            return Rejection.Conflict("network", "network-not-found", $"network {c.Network} does not exist");
+        var neighbours = EndpointsOf(c.Network).OrderBy(e => e.Id, EntityIds.Order).ToList();
+        if (neighbours.FirstOrDefault(e => e.Name == c.Name) is { } sameName)
+            return Rejection.Conflict("name", "name-in-use", $"endpoint name '{c.Name}' is already used by {sameName.Id} in network {Describe(network.Network)}");
+
+        if (CheckName(c.Node, "node", "node name") is { } badNode) return badNode;
+
+        var (port, badPort) = DecidePort(c.Port);
+        if (badPort is not null) return badPort;
+
+        // MAC
+        MacAddress mac;
+        if (c.Mac is not null)
+        {
+            if (!MacAddress.TryParse(c.Mac, out mac))
+                return Rejection.Invalid("mac", "mac-invalid", $"'{c.Mac}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+            if (!mac.IsUnicast)
+                return Rejection.Invalid("mac", "mac-not-unicast", $"{mac} is not a unicast address");
+            var macValue = mac;
+            if (neighbours.FirstOrDefault(e => e.Mac == macValue) is { } sameMac)
+                return Rejection.Conflict("mac", "mac-in-use", $"MAC {mac} is already used by {sameMac.Id} ({sameMac.Name}) in network {Describe(network.Network)}");
+        }
+        else
+        {
+            var used = neighbours.Select(e => e.Mac.Value).ToHashSet();
+            var serial = (uint)NextEndpoint;
+            while (used.Contains(AssignedMacBase | serial)) serial++;
+            mac = new MacAddress(AssignedMacBase | serial);
+        }
+
+        // Subnet and IP
+        var usedIps = neighbours.Where(e => e.Ip is not null).ToDictionary(e => e.Ip!.Value, e => e);
+        Subnet? subnet = null;
+        Ipv4Address? ip = null;
+        if (network.Network.Kind == NetworkKind.L3)
+        {
+            var subnets = network.Subnets.Values.OrderBy(s => s.Id, EntityIds.Order).ToList();
+            if (c.Subnet is not null && !network.Subnets.TryGetValue(c.Subnet, out subnet))
+                return Rejection.Conflict("subnet", "subnet-not-found", $"network {Describe(network.Network)} has no subnet {c.Subnet}");
+            if (c.Ip is not null)
+            {
+                if (ParseAddress(c.Ip, "ip", "ip", out var wanted) is { } badIp) return badIp;
+                if (subnet is null)
+                {
+                    subnet = subnets.FirstOrDefault(s => s.Cidr.Contains(wanted));
+                    if (subnet is null)
+                        return Rejection.Conflict("ip", "ip-outside-subnets", $"{wanted} is in no subnet of network {Describe(network.Network)}");
+                }
+                else if (!subnet.Cidr.Contains(wanted))
+                    return Rejection.Conflict("ip", "ip-outside-subnet", $"{wanted} is outside subnet {subnet.Name} ({subnet.Cidr})");
+                if (wanted == subnet.Cidr.Network)
+                    return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the network address of subnet {subnet.Name} ({subnet.Cidr})");
+                if (wanted == subnet.Gateway)
+                    return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the gateway of subnet {subnet.Name} ({subnet.Cidr})");
+                if (wanted == subnet.Cidr.Broadcast)
+                    return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the broadcast address of subnet {subnet.Name} ({subnet.Cidr})");
+                if (usedIps.TryGetValue(wanted, out var holder))
+                    return Rejection.Conflict("ip", "ip-in-use", $"{wanted} is already used by {holder.Id} ({holder.Name}) in network {Describe(network.Network)}");
+                ip = wanted;
+            }
+            else if (subnet is not null)
+            {
+                ip = FirstFree(new Ipv4Address(subnet.Gateway.Value + 1), subnet.Cidr.Broadcast, usedIps);
+                if (ip is null)
+                    return Rejection.Conflict("ip", "subnet-full", $"subnet {subnet.Name} ({subnet.Cidr}) has no free address");
+            }
+            else
+            {
+                if (subnets.Count == 0)
+                    return Rejection.Conflict("subnet", "network-has-no-subnet", $"network {Describe(network.Network)} has no subnet to place the endpoint in");
+                foreach (var candidate in subnets)
+                {
+                    ip = FirstFree(new Ipv4Address(candidate.Gateway.Value + 1), candidate.Cidr.Broadcast, usedIps);
+                    if (ip is not null) { subnet = candidate; break; }
+                }
+                if (ip is null)
+                    return Rejection.Conflict("ip", "no-free-address", $"every subnet of network {Describe(network.Network)} is full");
+            }
+        }
+        else
+        {
+            if (c.Subnet is not null)
+                return Rejection.Conflict("subnet", "network-not-l3", $"subnets only exist in l3 networks; network {Describe(network.Network)} is l2");
+            var cidr = network.Network.Cidr;
+            if (c.Ip is not null)
+            {
+                if (ParseAddress(c.Ip, "ip", "ip", out var wanted) is { } badIp) return badIp;
+                if (cidr is { } p)
+                {
+                    if (!p.Contains(wanted))
+                        return Rejection.Conflict("ip", "ip-outside-network", $"{wanted} is outside {p}, the cidr of network {Describe(network.Network)}");
+                    if (wanted == p.Network || wanted == p.Broadcast)
+                        return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the {(wanted == p.Network ? "network" : "broadcast")} address of {p}");
+                }
+                else if (wanted.IsZero || wanted.IsLimitedBroadcast || wanted.IsMulticast)
+                    return Rejection.Invalid("ip", "ip-invalid", $"{wanted} is not a unicast host address");
+                if (usedIps.TryGetValue(wanted, out var holder))
+                    return Rejection.Conflict("ip", "ip-in-use", $"{wanted} is already used by {holder.Id} ({holder.Name}) in network {Describe(network.Network)}");
+                ip = wanted;
+            }
+            else if (cidr is { } p)
+            {
+                ip = FirstFree(p.FirstHost, p.Broadcast, usedIps);
+                if (ip is null)
+                    return Rejection.Conflict("ip", "no-free-address", $"network {Describe(network.Network)} ({p}) has no free address");
+            }
+        }
+
+        var endpoint = new Endpoint(
+            EntityIds.Endpoint(NextEndpoint), c.Name!, c.Network, subnet?.Id, c.Node!, mac, ip, port!, c.SourceCheck ?? true, MoveSeq: 0);
+        return Decision.Emit(new EndpointCreated(endpoint));
+    }
+
+    private static (EndpointPort? Port, Rejection? Rejection) DecidePort(EndpointPortSpec? spec)
+    {
+        if (spec is null)
+            return (null, Rejection.Invalid("port", "port-required", "port is required: {\"kind\": \"guest\"} or {\"kind\": \"tap\"}"));
+        switch (spec.Kind)
+        {
+            case "guest":
+                return spec.Namespace is null
+                    ? (new EndpointPort(PortKind.Guest), null)
+                    : (null, Rejection.Invalid("port.namespace", "port-namespace-invalid", "only a tap port lives in a network namespace"));
+            case "tap":
+                if (spec.Namespace is not null && CheckName(spec.Namespace, "port.namespace", "namespace name") is { } bad) return (null, bad);
+                return (new EndpointPort(PortKind.Tap, spec.Namespace), null);
+            case null or "":
+                return (null, Rejection.Invalid("port.kind", "port-kind-required", "port.kind is required: \"guest\" or \"tap\""));
+            default:
+                return (null, Rejection.Invalid("port.kind", "port-kind-invalid", $"port kind '{spec.Kind}' is neither \"guest\" nor \"tap\""));
+        }
+    }
+
+    /// <summary>The lowest address in [first, end) that no endpoint uses (end is exclusive: the broadcast address).</summary>
+    private static Ipv4Address? FirstFree(Ipv4Address first, Ipv4Address end, IReadOnlyDictionary<Ipv4Address, Endpoint> used)
+    {
+        for (var v = first.Value; v < end.Value; v++)
+            if (!used.ContainsKey(new Ipv4Address(v))) return new Ipv4Address(v);
+        return null;
+    }
+
+    private Decision DecideMoveEndpoint(MoveEndpoint c)
+    {
+        if (!Endpoints.TryGetValue(c.EndpointId, out var endpoint))
+            return Rejection.NotFound("endpointId", "endpoint-not-found", $"endpoint {c.EndpointId} does not exist");
+        if (CheckName(c.Node, "node", "node name") is { } badNode) return badNode;
+        return endpoint.Node == c.Node
+            ? Decision.Unchanged
+            : Decision.Emit(new EndpointMoved(endpoint.Id, c.Node!, endpoint.MoveSeq + 1));
+    }
+
+    private Decision DecideDeleteEndpoint(DeleteEndpoint c)
+    {
+        if (!Endpoints.TryGetValue(c.EndpointId, out var endpoint)) return Decision.Unchanged;
+        if (Networks.TryGetValue(endpoint.Network, out var network))
+            foreach (var (table, routes) in network.RouteTables.OrderBy(t => t.Key, StringComparer.Ordinal))
+                foreach (var route in routes.Values.OrderBy(r => r.Destination.Network).ThenBy(r => r.Destination.Length))
+                    if (route.Target.Kind == RouteTargetKind.Endpoint && route.Target.Endpoint == endpoint.Id)
+                        return Rejection.Conflict("endpointId", "endpoint-is-route-target",
+                            $"endpoint {endpoint.Id} ({endpoint.Name}) is the target of route {route.Destination} in table {table}");
+        return Decision.Emit(new EndpointDeleted(endpoint.Id));
+    }
+}

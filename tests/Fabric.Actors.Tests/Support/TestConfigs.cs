@@ -1,0 +1,28 @@
+using Akka.Configuration;
+using Fabric.Actors.Configuration;
+
+namespace Fabric.Actors.Tests.Support;
+
+public static class TestConfigs
+{
+    /// <summary>
+    /// The shipped configuration with a local (non-cluster) provider and the SQLite store in
+    /// <paramref name="dataDir"/>: the persistence tests need no cluster.
+    /// </summary>
+    public static Config LocalWithSqlite(string dataDir, string? extra = null)
+        => FabricHocon.Load(overrides: $"""
+            akka.actor.provider = local
+            fabric.data-dir = {FabricHocon.Quote(dataDir)}
+            {extra}
+            """);
+
+    /// <summary>The shipped configuration with the journal replaced by <see cref="GatedJournal"/>.</summary>
+    public static Config LocalWithGatedJournal()
+        => FabricHocon.Load(overrides: $$"""
+            akka.actor.provider = local
+            akka.persistence.journal.plugin = "akka.persistence.journal.gated"
+            akka.persistence.journal.gated.class = "{{typeof(GatedJournal).AssemblyQualifiedName}}"
+            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.local"
+            akka.persistence.snapshot-store.local.dir = {{FabricHocon.Quote(Path.Combine(Path.GetTempPath(), "fabric-snapshots-unused"))}}
+            """);
+}
