@@ -102,7 +102,9 @@ public sealed class ConfigurationActor : ReceivePersistentActor
                     _state = _state.Apply(e);
                     if (--remaining > 0) return;
                     _awaitingWrite = null;
-                    replyTo.Tell(new CommandAccepted(accept.Events, LastSequenceNr));
+                    replyTo.Tell(new CommandAccepted(accept.Events.ToArray(), LastSequenceNr)); // a plain array: it may cross the wire
+                    // Local notice; the announcer beside the singleton spreads it to every node's replica.
+                    Context.System.EventStream.Publish(new Node.ConfigurationChanged(LastSequenceNr));
                 });
                 break;
         }

@@ -31,7 +31,6 @@ public sealed unsafe class UdpUnderlay : IDisposable
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             _socket.ReceiveBufferSize = socketBufferBytes;
             _socket.SendBufferSize = socketBufferBytes;
             _socket.Bind(new IPEndPoint(local.Address.ToIPAddress(), local.Port));

@@ -13,6 +13,7 @@ public sealed class NetworkStateBuilder
     private readonly Dictionary<string, List<Route>> _routeTables = new() { ["main"] = new() };
     private readonly List<(MacAddress Mac, Ipv4Address Ip, Location Location, EntrySource Source, long Seq)> _endpoints = new();
     private readonly List<VtepEndpoint> _members = new();
+    private readonly List<VtepEndpoint> _acceptOnly = new();
     private readonly List<int> _localPorts = new();
 
     public NetworkStateBuilder(int vni, string name, NetworkKind kind, Ipv4Prefix? cidr = null)
@@ -60,9 +61,17 @@ public sealed class NetworkStateBuilder
         return this;
     }
 
+    /// <summary>A member VTEP: in the flood group and accepted as a sender.</summary>
     public NetworkStateBuilder Member(VtepEndpoint vtep)
     {
         if (!_members.Contains(vtep)) _members.Add(vtep);
+        return this;
+    }
+
+    /// <summary>A VTEP accepted as a sender but not flooded to (a cluster node that hosts no endpoint of the network).</summary>
+    public NetworkStateBuilder AcceptFrom(VtepEndpoint vtep)
+    {
+        if (!_acceptOnly.Contains(vtep)) _acceptOnly.Add(vtep);
         return this;
     }
 
@@ -74,7 +83,11 @@ public sealed class NetworkStateBuilder
 
     public int SubnetIndexOf(Ipv4Address ip) => _subnets.FindIndex(s => s.Prefix.Contains(ip));
 
-    public NetworkState Build(FdbTable? learned = null)
+    /// <summary>
+    /// Builds the state. Config entries win over gossip, gossip over <paramref name="learned"/> entries (which the
+    /// caller's own learning table keeps; it is not modified here).
+    /// </summary>
+    public NetworkState Build(IEnumerable<FdbEntry>? learned = null)
     {
         var tableNames = _routeTables.Keys.OrderBy(n => n == "main" ? "" : n, StringComparer.Ordinal).ToList();
         var tables = tableNames.Select(n => Tables.RouteTable.Build(n, _routeTables[n], Kind == NetworkKind.L3 ? Cidr : null)).ToArray();
@@ -85,7 +98,7 @@ public sealed class NetworkStateBuilder
             return new SubnetState(s.Name, s.Prefix, idx);
         }).ToArray();
 
-        var fdb = learned ?? new FdbTable(FdbCapacity);
+        var fdb = new FdbTable(FdbCapacity);
         var neighbours = new List<KeyValuePair<Ipv4Address, MacAddress>>();
         foreach (var e in _endpoints)
         {
@@ -93,7 +106,10 @@ public sealed class NetworkStateBuilder
             else fdb.SetGossip(e.Mac, e.Location, e.Seq);
             if (!e.Ip.IsZero) neighbours.Add(KeyValuePair.Create(e.Ip, e.Mac));
         }
+        if (learned is not null)
+            foreach (var l in learned) fdb.Learn(l.Mac, l.Location, l.LastSeenMs);
         var flood = _members.Where(v => v != LocalVtep).ToArray();
+        var accepted = flood.Concat(_acceptOnly.Where(v => v != LocalVtep && !flood.Contains(v)));
         return new NetworkState
         {
             Vni = Vni,
@@ -106,7 +122,7 @@ public sealed class NetworkStateBuilder
             Fdb = fdb.Freeze(),
             Neighbours = NeighbourTable.Build(neighbours),
             FloodList = flood,
-            Members = NetworkState.MemberSet(flood),
+            Members = NetworkState.MemberSet(accepted),
             LocalPorts = _localPorts.Distinct().ToArray(),
             Counters = Counters,
         };

@@ -1,0 +1,173 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Intent;
+using Fabric.Actors.Locations;
+using Fabric.Actors.Vtep;
+using Fabric.Dataplane.Engine;
+using Fabric.Dataplane.Ports;
+using Fabric.Dataplane.Tables;
+
+namespace Fabric.Actors.Node;
+
+/// <summary>A cluster member as the API shows it.</summary>
+public sealed record MemberView(string Name, string Address, string Status, string? Vtep, string? Http, bool Reachable);
+
+/// <summary>The configuration store did not answer in time (down, or this node is on the minority side).</summary>
+public sealed class ConfigurationUnavailableException(string message) : Exception(message);
+
+/// <summary>
+/// One running Fabric node: the cluster member, the configuration singleton (hosted by the oldest node), this
+/// node's actors (config replica, locations, VTEPs, ports, snapshot publisher, event pump, query), and the
+/// dataplane engine with its underlay socket. The management endpoint and the command line talk to this.
+/// </summary>
+public sealed class FabricRuntime : IAsyncDisposable
+{
+    private FabricRuntime(FabricNode node, NodeIdentity self, SnapshotHolder holder, DataplaneEngine? engine, UdpUnderlay? underlay,
+        IActorRef configuration, IActorRef replica, IActorRef locations)
+    {
+        Node = node; Self = self; Snapshots = holder; Engine = engine; Underlay = underlay;
+        Configuration = configuration; Replica = replica; Locations = locations;
+    }
+
+    public FabricNode Node { get; }
+    public ActorSystem System => Node.System;
+    public NodeIdentity Self { get; }
+    public SnapshotHolder Snapshots { get; }
+    public DataplaneEngine? Engine { get; }
+    public UdpUnderlay? Underlay { get; }
+    /// <summary>Proxy to the configuration singleton, wherever it runs.</summary>
+    public IActorRef Configuration { get; }
+    public IActorRef Replica { get; }
+    public IActorRef Locations { get; }
+    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Starts a node. <paramref name="httpUrl"/> is advertised to the cluster so any node can point to any other.</summary>
+    public static FabricRuntime Start(Config config, string httpUrl = "")
+    {
+        var settings = FabricSettings.From(config);
+        var name = string.IsNullOrWhiteSpace(settings.NodeName) ? Environment.MachineName.ToLowerInvariant() : settings.NodeName;
+        var self = new NodeIdentity(name, new VtepEndpoint(settings.VtepAddress, (ushort)settings.VtepPort), httpUrl);
+        var roles = string.Join(", ", self.Roles.Select(FabricHocon.Quote));
+        var full = ConfigurationFactory.ParseString($"akka.cluster.roles = [{roles}]").WithFallback(config);
+        var dp = full.GetConfig("fabric.dataplane");
+        var enabled = dp?.GetBoolean("enabled", true) ?? true;
+
+        var holder = new SnapshotHolder();
+        UdpUnderlay? underlay = null;
+        DataplaneEngine? engine = null;
+        if (enabled)
+        {
+            underlay = new UdpUnderlay(self.Vtep);
+            engine = new DataplaneEngine(holder, underlay, new EngineOptions
+            {
+                Cpu = dp?.GetInt("cpu", -1) ?? -1,
+                BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
+            });
+            engine.Start();
+        }
+
+        var node = FabricNode.Start(full);
+        var system = node.System;
+        system.ActorOf(ClusterSingletonManager.Props(
+            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId), PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system)), "configuration");
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/configuration",
+            ClusterSingletonProxySettings.Create(system).WithBufferSize(1000)), "configuration-proxy");
+        system.ActorOf(Akka.Actor.Props.Create(() => new ConfigurationAnnouncerActor()), "configuration-announcer");
+
+        var fdbCapacity = dp?.GetInt("fdb-capacity", 16384) ?? 16384;
+        var locations = system.ActorOf(LocationDirectoryActor.Props(), "locations");
+        var publisher = system.ActorOf(SnapshotPublisherActor.Props(holder, self.Vtep), "snapshot");
+        var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, fdbCapacity), "vteps");
+        var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
+        var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, [ports, vteps]), "config-replica");
+        if (engine is not null)
+            system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))), "dataplane-events");
+        system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost), "query");
+
+        // Stop the dataplane only after the cluster has been left gracefully.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "stop-dataplane", () =>
+        {
+            engine?.Dispose();
+            underlay?.Dispose();
+            return Task.FromResult(Akka.Done.Instance);
+        });
+        return new FabricRuntime(node, self, holder, engine, underlay, proxy, replica, locations);
+    }
+
+    /// <summary>Up in the cluster and (when it has one) the dataplane thread running.</summary>
+    public bool IsReady => Node.Cluster.SelfMember.Status == MemberStatus.Up && (Engine is null || Engine.Running);
+
+    /// <summary>Sends a command to the configuration; the answer is CommandAccepted, CommandRejected or CommandFailed.</summary>
+    public async Task<object> ExecuteAsync(ConfigurationCommand command, CancellationToken ct = default)
+    {
+        try
+        {
+            return await Configuration.Ask<object>(command, AskTimeout, ct);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new ConfigurationUnavailableException(
+                "the configuration store did not answer in time: it may be down, or this node may be cut off from the majority of the cluster");
+        }
+    }
+
+    public async Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            return await Configuration.Ask<ConfigurationListing>(GetConfiguration.Instance, AskTimeout, ct);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new ConfigurationUnavailableException("the configuration store did not answer in time");
+        }
+    }
+
+    public IReadOnlyList<MemberView> Members()
+    {
+        var state = Node.Cluster.State;
+        return state.Members.Select(m =>
+        {
+            var id = NodeIdentity.Of(m);
+            return new MemberView(id?.Name ?? m.Address.ToString(), m.Address.ToString(), m.Status.ToString().ToLowerInvariant(),
+                id?.Vtep.ToString(), id?.Http, !state.Unreachable.Contains(m));
+        }).OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
+    }
+
+    public Member? FindMember(string name)
+        => Node.Cluster.State.Members.FirstOrDefault(m => NodeIdentity.Of(m)?.Name == name);
+
+    /// <summary>Asks an actor (<c>query</c>, <c>ports</c>) on the named node, wherever it is.</summary>
+    public async Task<T> AskNodeAsync<T>(string node, object message, string actor = "query", CancellationToken ct = default)
+    {
+        var member = FindMember(node) ?? throw new KeyNotFoundException($"no cluster member is named '{node}'");
+        var selection = System.ActorSelection($"{member.Address}/user/{actor}");
+        return await selection.Ask<T>(message, AskTimeout, ct);
+    }
+
+    public bool Leave(string node)
+    {
+        if (FindMember(node) is not { } m) return false;
+        Node.Cluster.Leave(m.Address);
+        return true;
+    }
+
+    public bool Down(string node)
+    {
+        if (FindMember(node) is not { } m) return false;
+        Node.Cluster.Down(m.Address);
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        Engine?.Dispose();
+        Underlay?.Dispose();
+    }
+}

@@ -1,0 +1,204 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Intent;
+using Fabric.Actors.Locations;
+using Fabric.Actors.Node;
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+using NetworkState = Fabric.Dataplane.Tables.NetworkState;
+using DpKind = Fabric.Dataplane.Tables.NetworkKind;
+using DpRouteTarget = Fabric.Dataplane.Tables.RouteTarget;
+using IntentKind = Fabric.Actors.Intent.NetworkKind;
+
+namespace Fabric.Actors.Vtep;
+
+/// <summary>What a VTEP actor needs from the configuration: its network and the rest of the fabric it may refer to.</summary>
+public sealed record VtepConfiguration(NetworkView Network, ImmutableArray<Endpoint> Endpoints,
+    ImmutableDictionary<string, int> VniByNetwork, ImmutableDictionary<string, MacAddress> MacByEndpoint);
+
+public sealed record GetLearned { public static readonly GetLearned Instance = new(); }
+public sealed record GetConflictAlarms { public static readonly GetConflictAlarms Instance = new(); }
+
+/// <summary>
+/// Owns one VNI on this node (<c>vtep-5001</c>): its learning table and its flood group, and turns configuration,
+/// cluster membership, gossiped locations and dataplane events into the VNI's forwarding state, which it hands to
+/// the snapshot publisher. Learned state lives only here (soft: rebuilt after a restart); the configuration is
+/// replayed from the journal.
+/// </summary>
+public sealed class VtepActor : ReceiveActor, IWithTimers
+{
+    private sealed record Rebuild { public static readonly Rebuild Instance = new(); }
+    private sealed record AgeTick { public static readonly AgeTick Instance = new(); }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly int _vni;
+    private readonly NodeIdentity _self;
+    private readonly IActorRef _publisher;
+    private readonly IActorRef _locations;
+    private readonly FdbTable _learned;
+    private readonly VniCounters _counters = new();
+    private readonly List<AddressConflictAlarm> _conflicts = new();
+    private VtepConfiguration? _config;
+    private ImmutableDictionary<string, NodeIdentity> _members = ImmutableDictionary<string, NodeIdentity>.Empty;
+    private ImmutableDictionary<string, PortState> _ports = ImmutableDictionary<string, PortState>.Empty;
+    private ImmutableDictionary<string, EndpointLocation> _gossip = ImmutableDictionary<string, EndpointLocation>.Empty;
+    private bool _dirty;
+    private bool _rebuildQueued;
+
+    public VtepActor(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity, TimeSpan aging)
+    {
+        _vni = vni;
+        _self = self;
+        _publisher = publisher;
+        _locations = locations;
+        _learned = new FdbTable(fdbCapacity, (long)aging.TotalMilliseconds);
+
+        Receive<VtepConfiguration>(c => { _config = c; Changed(); AnnounceLocal(); });
+        Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
+        Receive<LocalPortsChanged>(p => { _ports = p.Ports; Changed(); AnnounceLocal(); });
+        Receive<LocationsChanged>(l => { _gossip = l.Locations; Changed(); });
+        Receive<DataplaneEvents>(e => { foreach (var ev in e.Events) OnEvent(ev); });
+        Receive<Rebuild>(_ => { _rebuildQueued = false; if (_dirty) Publish(); });
+        Receive<AgeTick>(_ => { if (_learned.Age(Environment.TickCount64) > 0) Changed(); });
+        Receive<GetLearned>(_ => Sender.Tell(_learned.Entries.ToArray()));
+        Receive<GetConflictAlarms>(_ => Sender.Tell(_conflicts.ToArray()));
+        Timers!.StartPeriodicTimer("age", AgeTick.Instance, TimeSpan.FromMilliseconds(Math.Max(1000, aging.TotalMilliseconds / 4)));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity = 16384, TimeSpan? aging = null)
+        => Akka.Actor.Props.Create(() => new VtepActor(vni, self, publisher, locations, fdbCapacity, aging ?? TimeSpan.FromMinutes(5)));
+
+    protected override void PostStop() => _publisher.Tell(new NetworkStateRemoved(_vni));
+
+    private void Changed()
+    {
+        _dirty = true;
+        if (_rebuildQueued) return;
+        _rebuildQueued = true;
+        Self.Tell(Rebuild.Instance); // behind whatever is queued already: a burst of changes is one rebuild
+    }
+
+    /// <summary>Tells the directory where this node's configured endpoints of the VNI are: here.</summary>
+    private void AnnounceLocal()
+    {
+        if (_config is null) return;
+        foreach (var e in _config.Endpoints)
+        {
+            if (e.Node != _self.Name || !_ports.ContainsKey(e.Id)) continue;
+            _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, e.Mac, e.Ip ?? default, _self.Vtep, _self.Name, e.MoveSeq, LocationOrigin.Config)));
+        }
+    }
+
+    private void OnEvent(in DataplaneEvent ev)
+    {
+        switch (ev.Kind)
+        {
+            case DataplaneEventKind.MacLearned when _config?.Network.Kind == IntentKind.L2:
+                var update = _learned.Learn(ev.Mac, ev.Location, Environment.TickCount64);
+                if (update is FdbUpdate.Added or FdbUpdate.Moved) Changed();
+                // A MAC learned on one of our ports is ours to announce; remote ones are their node's to announce.
+                if (ev.Location.IsLocal && update is FdbUpdate.Added or FdbUpdate.Moved)
+                    _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, default, _self.Vtep, _self.Name, 0, LocationOrigin.Learned)));
+                break;
+            case DataplaneEventKind.GratuitousArp when ev.Location.IsLocal:
+                // The owner announces itself here (a move or takeover): the directory raises the sequence if it moved.
+                var current = _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, ev.Mac), out var known) ? known.Seq : 0;
+                var moved = known is not null && known.Vtep != _self.Vtep;
+                _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, ev.Ip, _self.Vtep, _self.Name,
+                    moved ? current + 1 : current, LocationOrigin.GratuitousArp)));
+                break;
+            case DataplaneEventKind.AddressConflict:
+                var alarm = new AddressConflictAlarm(_vni, ev.Ip, ev.Mac, ev.OtherMac, _self.Name, DateTimeOffset.UtcNow);
+                if (_conflicts.Count >= 1000) _conflicts.RemoveAt(0);
+                _conflicts.Add(alarm);
+                Context.System.EventStream.Publish(alarm);
+                _log.Warning("address conflict in VNI {0}: {1} claims {2}, owned by {3}", _vni, ev.Mac, ev.Ip, ev.OtherMac);
+                break;
+        }
+    }
+
+    private void Publish()
+    {
+        if (_config is null) return;
+        _dirty = false;
+        try
+        {
+            _publisher.Tell(new NetworkStateBuilt(_vni, Build(_config)));
+        }
+        catch (Exception e)
+        {
+            // A configuration the dataplane cannot take must never stop the VNI: keep forwarding on the last state.
+            _log.Error(e, "VNI {0}: could not build forwarding state; keeping the previous one", _vni);
+        }
+    }
+
+    private NetworkState Build(VtepConfiguration c)
+    {
+        var net = c.Network;
+        var b = new NetworkStateBuilder(_vni, net.Name, net.Kind == IntentKind.L3 ? DpKind.L3 : DpKind.L2, net.Cidr)
+        {
+            LocalVtep = _self.Vtep,
+            Counters = _counters,
+            FdbCapacity = _learned.Capacity,
+        };
+        // Every cluster node may send to us; only nodes that host an endpoint of this VNI get its floods.
+        foreach (var m in _members.Values) b.AcceptFrom(m.Vtep);
+        foreach (var x in net.ExternalVteps) b.Member(new VtepEndpoint(x.Address, (ushort)x.Port));
+        foreach (var s in net.Subnets) b.Subnet(s.Id, s.Cidr, s.RouteTable);
+        foreach (var t in net.RouteTables)
+        {
+            b.RouteTable(t.Name);
+            foreach (var r in t.Routes)
+            {
+                DpRouteTarget? target = r.Target.Kind switch
+                {
+                    Intent.RouteTargetKind.Blackhole => DpRouteTarget.Blackhole,
+                    Intent.RouteTargetKind.Endpoint when c.MacByEndpoint.TryGetValue(r.Target.Endpoint!, out var mac) => DpRouteTarget.ToEndpoint(mac),
+                    Intent.RouteTargetKind.Network when c.VniByNetwork.TryGetValue(r.Target.Network!, out var vni) => DpRouteTarget.ToNetwork(vni),
+                    _ => null,
+                };
+                if (target is { } tgt) b.Route(t.Name, r.Destination, tgt);
+            }
+        }
+
+        var configured = new HashSet<ulong>();
+        foreach (var e in c.Endpoints)
+        {
+            configured.Add(e.Mac.Value);
+            var ip = e.Ip ?? default;
+            if (e.Node == _self.Name)
+            {
+                if (_ports.TryGetValue(e.Id, out var port))
+                {
+                    b.Endpoint(e.Mac, ip, Location.Local(port.Id), EntrySource.Config, e.MoveSeq);
+                }
+                continue;
+            }
+            // Remote: gossip wins when it is at least as new as the configuration (a GARP-announced move).
+            if (_gossip.TryGetValue(EndpointLocation.KeyOf(_vni, e.Mac), out var g) && g.Seq >= e.MoveSeq && _members.ContainsKey(g.Node))
+            {
+                if (g.Vtep != _self.Vtep) { b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq); b.Member(g.Vtep); }
+            }
+            else if (_members.TryGetValue(e.Node, out var host))
+            {
+                b.Endpoint(e.Mac, ip, Location.Remote(host.Vtep), EntrySource.Gossip, e.MoveSeq);
+                b.Member(host.Vtep);
+            }
+            // else: the hosting node is not in the cluster: its endpoints are withdrawn until it is back.
+        }
+        // Locations learned elsewhere (l2 MACs behind a port without source check, external hosts).
+        foreach (var g in _gossip.Values)
+        {
+            if (g.Vni != _vni || configured.Contains(g.Mac.Value) || g.Vtep == _self.Vtep || !_members.ContainsKey(g.Node)) continue;
+            b.Endpoint(g.Mac, g.Ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq);
+            b.Member(g.Vtep);
+        }
+        foreach (var p in _ports.Values) b.LocalPort(p.Id);
+        return b.Build(_learned.Entries);
+    }
+}

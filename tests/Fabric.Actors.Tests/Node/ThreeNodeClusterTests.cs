@@ -1,0 +1,118 @@
+using Fabric.Actors.Intent;
+using Fabric.Actors.Node;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+using NetworkState = Fabric.Dataplane.Tables.NetworkState;
+using RouteTargetKind = Fabric.Dataplane.Tables.RouteTargetKind;
+using static Fabric.Actors.Tests.Node.InProcessCluster;
+
+namespace Fabric.Actors.Tests.Node;
+
+/// <summary>Issue 3's cluster scenarios: three ActorSystems in one process on 127.0.0.1.</summary>
+[Collection("cluster")]
+public class ThreeNodeClusterTests
+{
+    private static async Task<(string Net, Dictionary<string, Endpoint> Eps)> CreateVpc(InProcessCluster c)
+    {
+        var net = (NetworkCreated)(await c.Accept(new CreateNetwork("vpc", 7001, "l3", "10.20.0.0/16"))).Events[0];
+        var id = net.Network.Id;
+        await c.Accept(new CreateRouteTable(id, "private"), node: 1);
+        await c.Accept(new CreateSubnet(id, "web", "10.20.1.0/24"));
+        await c.Accept(new CreateSubnet(id, "db", "10.20.2.0/24", "private"), node: 2);
+        await c.Accept(new AddRoute(id, "private", "10.99.0.0/16", new RouteTargetSpec("blackhole")));
+        var eps = new Dictionary<string, Endpoint>();
+        foreach (var (name, node, subnet) in new[] { ("web1", "node-1", "web"), ("web2", "node-2", "web"), ("db1", "node-3", "db") })
+        {
+            var ev = (EndpointCreated)(await c.Accept(new CreateEndpoint(name, id, node, new EndpointPortSpec("guest"), Subnet: SubnetId(c, id, subnet)))).Events[0];
+            eps[name] = ev.Endpoint;
+        }
+        return (id, eps);
+    }
+
+    private static string SubnetId(InProcessCluster c, string net, string name)
+        => c[0].GetConfigurationAsync().Result.Networks.Single(n => n.Id == net).Subnets.Single(s => s.Name == name).Id;
+
+    private static string Describe(FabricRuntime rt) => rt.Snapshots.Current.TryGetNetwork(7001, out var n)
+        ? $"fdb {n.Fdb.Count}, neighbours {n.Neighbours.Count}, local ports {n.LocalPorts.Length}, members {string.Join(",", rt.Members().Select(m => m.Name + ":" + m.Status))}"
+        : "no network 7001";
+
+    private static bool HasState(FabricRuntime rt, int vni, Func<NetworkState, bool> check)
+        => rt.Snapshots.Current.TryGetNetwork(vni, out var n) && check(n);
+
+    [Fact]
+    public async Task Every_nodes_snapshot_holds_exactly_the_right_fdb_neighbour_route_and_flood_entries()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAllAsync();
+        var (_, eps) = await CreateVpc(c);
+        var vteps = Enumerable.Range(0, 3).Select(i => c[i].Self.Vtep).ToArray();
+        string[] names = ["web1", "web2", "db1"];
+
+        for (int i = 0; i < 3; i++)
+        {
+            var rt = c[i];
+            await Eventually(() => HasState(rt, 7001, n => n.Fdb.Count == 3 && n.Neighbours.Count == 3 && n.LocalPorts.Length == 1),
+                TimeSpan.FromSeconds(10), $"node-{i + 1} has the network; it has {Describe(rt)}");
+            var net = rt.Snapshots.Current.Networks[7001];
+            for (int k = 0; k < 3; k++)
+            {
+                var ep = eps[names[k]];
+                Assert.True(net.Fdb.TryGet(ep.Mac, out var entry));
+                if (k == i) Assert.True(entry.Location.IsLocal, $"{names[k]} is local on node-{i + 1}");
+                else Assert.Equal(Location.Remote(vteps[k]), entry.Location);
+                Assert.True(net.Neighbours.TryGet(ep.Ip!.Value, out var mac));
+                Assert.Equal(ep.Mac, mac);
+            }
+            Assert.Equal(["main", "private"], net.RouteTables.Select(t => t.Name).ToArray());
+            Assert.True(net.RouteTables[1].TryLookup(Ipv4Address.Parse("10.99.3.3"), out var r) && r.Target.Kind == RouteTargetKind.Blackhole);
+            Assert.False(net.RouteTables[0].TryLookup(Ipv4Address.Parse("10.99.3.3"), out _));
+            // The flood group: every other node that hosts an endpoint of the VNI.
+            Assert.Equal(vteps.Where((_, k) => k != i).Select(v => v.ToString()).Order().ToArray(), net.FloodList.Select(v => v.ToString()).Order().ToArray());
+            Assert.Equal(2, net.Subnets.Length);
+        }
+    }
+
+    [Fact]
+    public async Task A_moved_endpoint_converges_everywhere_with_a_higher_sequence_and_leaves_its_old_node()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAllAsync();
+        var (_, eps) = await CreateVpc(c);
+        var web2 = eps["web2"];
+        for (int i = 0; i < 3; i++)
+        {
+            var rt = c[i];
+            await Eventually(() => HasState(rt, 7001, n => n.Fdb.Count == 3), TimeSpan.FromSeconds(10), "initial state");
+        }
+        await c.Accept(new MoveEndpoint(web2.Id, "node-3"));
+        var target = c[2].Self.Vtep;
+        await Eventually(() => HasState(c[0], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && e.Sequence >= 1),
+            TimeSpan.FromSeconds(5), "node-1 sees web2 on node-3");
+        await Eventually(() => HasState(c[2], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location.IsLocal),
+            TimeSpan.FromSeconds(5), "node-3 hosts web2");
+        await Eventually(() => HasState(c[1], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && n.LocalPorts.Length == 0),
+            TimeSpan.FromSeconds(5), "node-2 no longer delivers to web2 locally");
+    }
+
+    [Fact]
+    public async Task A_crashed_node_is_downed_and_its_locations_withdrawn_everywhere()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAllAsync();
+        var (_, eps) = await CreateVpc(c);
+        for (int i = 0; i < 3; i++)
+        {
+            var rt = c[i];
+            await Eventually(() => HasState(rt, 7001, n => n.Fdb.Count == 3), TimeSpan.FromSeconds(10), "initial state");
+        }
+        var db1 = eps["db1"];
+        await c.CrashAsync(2);
+        var took = await Eventually(() => HasState(c[0], 7001, n => !n.Fdb.TryGet(db1.Mac, out _)) && HasState(c[1], 7001, n => !n.Fdb.TryGet(db1.Mac, out _)),
+            TimeSpan.FromSeconds(15), "db1's location withdrawn on node-1 and node-2");
+        Assert.True(took < TimeSpan.FromSeconds(10), $"withdrawn after {took.TotalSeconds:F1} s; the shipped bound is 10 s");
+        await Eventually(() => c[0].Members().All(m => m.Name != "node-3"), TimeSpan.FromSeconds(5), "node-3 removed from membership");
+    }
+}
+
+[CollectionDefinition("cluster", DisableParallelization = true)]
+public sealed class ClusterCollection;
