@@ -1,1 +1,8 @@
-return 0; // replaced by the benchmark switcher
+using BenchmarkDotNet.Running;
+using Fabric.Benchmarks;
+
+// dotnet run -c Release -- --filter '*' [--job short]   BenchmarkDotNet, per-packet Mean and Allocated
+// dotnet run -c Release -- --pps [--seconds 2]          quick packets-per-second check, no BenchmarkDotNet
+if (args.Contains("--pps")) return PpsHarness.Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
+return 0;
