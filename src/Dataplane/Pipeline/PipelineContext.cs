@@ -32,8 +32,11 @@ public sealed class PipelineContext
     public void Raise(DataplaneEventKind kind, int vni, MacAddress mac, Ipv4Address ip, in Location location, MacAddress other = default)
         => Events.TryWrite(new DataplaneEvent(kind, vni, mac, ip, location, other));
 
-    /// <summary>Queues the current frame of packet <paramref name="i"/> for a local port.</summary>
-    public void EmitToPort(int i, ref PacketMeta m, int portId)
+    /// <summary>Queues the current frame of packet <paramref name="i"/> for a local port of the packet's own network.</summary>
+    public void EmitToPort(int i, ref PacketMeta m, int portId) => EmitToPort(i, ref m, portId, m.Network!.Counters);
+
+    /// <summary>Queues the frame for a local port, charging the network it is delivered into (a leak: not the ingress one).</summary>
+    public void EmitToPort(int i, ref PacketMeta m, int portId, VniCounters counters)
     {
         if (!Tx.TryAdd(new TxEntry(TxKind.LocalPort, portId, default, i, m.Offset, m.Length)))
         {
@@ -46,9 +49,8 @@ public sealed class PipelineContext
             port.Counters.TxPackets++;
             port.Counters.TxBytes += m.Length;
         }
-        var c = m.Network!.Counters;
-        c.TxPackets++;
-        c.TxBytes += m.Length;
+        counters.TxPackets++;
+        counters.TxBytes += m.Length;
     }
 
     /// <summary>

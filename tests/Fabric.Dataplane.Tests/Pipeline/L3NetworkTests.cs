@@ -227,6 +227,10 @@ public class L3NetworkTests
         Assert.Equal(O10, Frames.Dst(remote.Frame));
         var local = node.FromPort(PWeb1, Frames.Udp(Gw, Web1, Web1Ip, O20Ip)).Single;
         Assert.Equal(PO20, local.PortId);
+        // Delivery into the other network is charged to it, the encapsulation too.
+        Assert.Equal(1, node.Snapshot.Networks[Other].Counters.TxPackets);
+        Assert.Equal(1, node.Snapshot.Networks[Other].Counters.Encapsulated);
+        Assert.Equal(0, node.Snapshot.Networks[Vpc].Counters.TxPackets);
     }
 
     [Fact]

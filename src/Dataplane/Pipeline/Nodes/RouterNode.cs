@@ -79,7 +79,7 @@ public static class RouterNode
             if (entry.Location.IsLocal)
             {
                 if (entry.Location.PortId == m.InPort) ctx.Drop(ref m, DropReason.Hairpin);
-                else ctx.EmitToPort(i, ref m, entry.Location.PortId);
+                else ctx.EmitToPort(i, ref m, entry.Location.PortId, outNet.Counters);
             }
             else
             {
