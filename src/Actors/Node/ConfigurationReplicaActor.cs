@@ -5,6 +5,9 @@ using Fabric.Actors.Intent;
 
 namespace Fabric.Actors.Node;
 
+/// <summary>An actor of this node (a VRF entity) wants every new configuration revision.</summary>
+public sealed record SubscribeConfiguration(IActorRef Subscriber);
+
 /// <summary>Published cluster-wide after every accepted write to the configuration.</summary>
 public sealed record ConfigurationChanged(long Revision) : IFabricMessage;
 
@@ -20,7 +23,7 @@ public sealed class ConfigurationReplicaActor : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _singleton;
-    private readonly IReadOnlyList<IActorRef> _subscribers;
+    private readonly List<IActorRef> _subscribers;
     private ConfigurationListing? _current;
     private bool _fetching;
     private long _wanted;
@@ -28,7 +31,7 @@ public sealed class ConfigurationReplicaActor : ReceiveActor, IWithTimers
     public ConfigurationReplicaActor(IActorRef singletonProxy, IReadOnlyList<IActorRef> subscribers, TimeSpan pollInterval)
     {
         _singleton = singletonProxy;
-        _subscribers = subscribers;
+        _subscribers = subscribers.ToList();
         Receive<ConfigurationChanged>(c => { _wanted = Math.Max(_wanted, c.Revision); Fetch(); });
         Receive<Poll>(_ => Fetch(force: true));
         Receive<ConfigurationListing>(l =>
@@ -47,6 +50,13 @@ public sealed class ConfigurationReplicaActor : ReceiveActor, IWithTimers
         });
         Receive<GetConfiguration>(_ => Sender.Tell(_current ?? (object)new Status.Failure(new InvalidOperationException("no configuration yet"))));
         Receive<SubscribeAck>(_ => { });
+        Receive<SubscribeConfiguration>(s =>
+        {
+            _subscribers.Add(s.Subscriber);
+            Context.Watch(s.Subscriber);
+            if (_current is not null) s.Subscriber.Tell(new ConfigurationUpdated(_current));
+        });
+        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Timers!.StartPeriodicTimer("poll", Poll.Instance, TimeSpan.FromMilliseconds(100), pollInterval);
     }
 

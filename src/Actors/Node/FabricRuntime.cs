@@ -1,11 +1,13 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Locations;
+using Fabric.Actors.Vrf;
 using Fabric.Actors.Vtep;
 using Fabric.Dataplane.Engine;
 using Fabric.Dataplane.Ports;
@@ -82,7 +84,10 @@ public sealed class FabricRuntime : IAsyncDisposable
         var fdbCapacity = dp?.GetInt("fdb-capacity", 16384) ?? 16384;
         var locations = system.ActorOf(LocationDirectoryActor.Props(), "locations");
         var publisher = system.ActorOf(SnapshotPublisherActor.Props(holder, self.Vtep), "snapshot");
-        var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, fdbCapacity), "vteps");
+        // Route tables: one sharded entity per table, owned by one node at a time.
+        var vrfs = ClusterSharding.Get(system).Start(VrfActor.TypeName, id => VrfActor.Props(id),
+            ClusterShardingSettings.Create(system), new VrfMessageExtractor());
+        var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, vrfs, fdbCapacity), "vteps");
         var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
         var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, [ports, vteps]), "config-replica");
         if (engine is not null)

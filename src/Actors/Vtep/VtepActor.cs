@@ -4,6 +4,7 @@ using Akka.Event;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Locations;
 using Fabric.Actors.Node;
+using Fabric.Actors.Vrf;
 using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
@@ -32,13 +33,17 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
 {
     private sealed record Rebuild { public static readonly Rebuild Instance = new(); }
     private sealed record AgeTick { public static readonly AgeTick Instance = new(); }
+    private sealed record Resubscribe { public static readonly Resubscribe Instance = new(); }
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _vni;
     private readonly NodeIdentity _self;
     private readonly IActorRef _publisher;
     private readonly IActorRef _locations;
+    private readonly IActorRef _vrfRegion;
     private readonly FdbTable _learned;
+    // Read-only copies of the route tables bound to this network's subnets, from their VRF owners.
+    private readonly Dictionary<string, VrfRoutes> _vrfs = new(StringComparer.Ordinal);
     private readonly VniCounters _counters = new();
     private readonly List<AddressConflictAlarm> _conflicts = new();
     private VtepConfiguration? _config;
@@ -48,15 +53,24 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private bool _dirty;
     private bool _rebuildQueued;
 
-    public VtepActor(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity, TimeSpan aging)
+    public VtepActor(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity, TimeSpan aging)
     {
         _vni = vni;
         _self = self;
         _publisher = publisher;
         _locations = locations;
+        _vrfRegion = vrfRegion;
         _learned = new FdbTable(fdbCapacity, (long)aging.TotalMilliseconds);
 
-        Receive<VtepConfiguration>(c => { _config = c; Changed(); AnnounceLocal(); });
+        Receive<VtepConfiguration>(c => { _config = c; SubscribeVrfs(); Changed(); AnnounceLocal(); });
+        Receive<VrfRoutes>(r =>
+        {
+            var (_, table) = VrfActor.Parse(r.VrfId);
+            if (_vrfs.TryGetValue(table, out var had) && had.Revision > r.Revision) return;
+            _vrfs[table] = r;
+            Changed();
+        });
+        Receive<Resubscribe>(_ => SubscribeVrfs());
         Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
         Receive<LocalPortsChanged>(p => { _ports = p.Ports; Changed(); AnnounceLocal(); });
         Receive<LocationsChanged>(l => { _gossip = l.Locations; Changed(); });
@@ -66,12 +80,25 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         Receive<GetLearned>(_ => Sender.Tell(_learned.Entries.ToArray()));
         Receive<GetConflictAlarms>(_ => Sender.Tell(_conflicts.ToArray()));
         Timers!.StartPeriodicTimer("age", AgeTick.Instance, TimeSpan.FromMilliseconds(Math.Max(1000, aging.TotalMilliseconds / 4)));
+        // Anti-entropy for VRF copies: if an owner moved (its node failed), the new one learns of us here.
+        Timers.StartPeriodicTimer("vrf", Resubscribe.Instance, TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Route tables bound to a subnet of this network: the ones this node must hold a copy of.</summary>
+    private IEnumerable<string> BoundTables()
+        => _config is null ? [] : _config.Network.Subnets.Select(s => s.RouteTable).Distinct(StringComparer.Ordinal);
+
+    private void SubscribeVrfs()
+    {
+        if (_config is null || _config.Network.Kind != IntentKind.L3) return;
+        foreach (var t in BoundTables()) _vrfRegion.Tell(new SubscribeVrf(VrfActor.IdOf(_config.Network.Id, t), Self));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity = 16384, TimeSpan? aging = null)
-        => Akka.Actor.Props.Create(() => new VtepActor(vni, self, publisher, locations, fdbCapacity, aging ?? TimeSpan.FromMinutes(5)));
+    public static Props Props(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion,
+        int fdbCapacity = 16384, TimeSpan? aging = null)
+        => Akka.Actor.Props.Create(() => new VtepActor(vni, self, publisher, locations, vrfRegion, fdbCapacity, aging ?? TimeSpan.FromMinutes(5)));
 
     protected override void PostStop() => _publisher.Tell(new NetworkStateRemoved(_vni));
 
@@ -150,19 +177,21 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         foreach (var m in _members.Values) b.AcceptFrom(m.Vtep);
         foreach (var x in net.ExternalVteps) b.Member(new VtepEndpoint(x.Address, (ushort)x.Port));
         foreach (var s in net.Subnets) b.Subnet(s.Id, s.Cidr, s.RouteTable);
+        // Routes come from the VRF owners' copies, not from our own reading of the configuration: one node
+        // resolves each table, every host of a bound subnet forwards with the same answer.
         foreach (var t in net.RouteTables)
         {
             b.RouteTable(t.Name);
-            foreach (var r in t.Routes)
+            if (!_vrfs.TryGetValue(t.Name, out var copy) || !copy.Exists) continue;
+            foreach (var r in copy.Routes)
             {
-                DpRouteTarget? target = r.Target.Kind switch
+                var target = r.Kind switch
                 {
-                    Intent.RouteTargetKind.Blackhole => DpRouteTarget.Blackhole,
-                    Intent.RouteTargetKind.Endpoint when c.MacByEndpoint.TryGetValue(r.Target.Endpoint!, out var mac) => DpRouteTarget.ToEndpoint(mac),
-                    Intent.RouteTargetKind.Network when c.VniByNetwork.TryGetValue(r.Target.Network!, out var vni) => DpRouteTarget.ToNetwork(vni),
-                    _ => null,
+                    Intent.RouteTargetKind.Endpoint => DpRouteTarget.ToEndpoint(r.EndpointMac),
+                    Intent.RouteTargetKind.Network => DpRouteTarget.ToNetwork(r.Vni),
+                    _ => DpRouteTarget.Blackhole,
                 };
-                if (target is { } tgt) b.Route(t.Name, r.Destination, tgt);
+                b.Route(t.Name, r.Destination, target);
             }
         }
 

@@ -18,6 +18,7 @@ public sealed class VtepManagerActor : ReceiveActor
     private readonly NodeIdentity _self;
     private readonly IActorRef _publisher;
     private readonly IActorRef _locations;
+    private readonly IActorRef _vrfRegion;
     private readonly int _fdbCapacity;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<int, IActorRef> _vteps = new();
@@ -27,11 +28,12 @@ public sealed class VtepManagerActor : ReceiveActor
     private ImmutableDictionary<string, int> _vniOfEndpoint = ImmutableDictionary<string, int>.Empty;
     private LocationsChanged? _locationsMsg;
 
-    public VtepManagerActor(NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity)
+    public VtepManagerActor(NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity)
     {
         _self = self;
         _publisher = publisher;
         _locations = locations;
+        _vrfRegion = vrfRegion;
         _fdbCapacity = fdbCapacity;
 
         Receive<ConfigurationUpdated>(OnConfiguration);
@@ -64,8 +66,8 @@ public sealed class VtepManagerActor : ReceiveActor
         Receive<GetVtep>(g => Sender.Tell(_vteps.TryGetValue(g.Vni, out var v) ? v : ActorRefs.Nobody));
     }
 
-    public static Props Props(NodeIdentity self, IActorRef publisher, IActorRef locations, int fdbCapacity = 16384)
-        => Akka.Actor.Props.Create(() => new VtepManagerActor(self, publisher, locations, fdbCapacity));
+    public static Props Props(NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity = 16384)
+        => Akka.Actor.Props.Create(() => new VtepManagerActor(self, publisher, locations, vrfRegion, fdbCapacity));
 
     protected override void PreStart()
     {
@@ -106,7 +108,7 @@ public sealed class VtepManagerActor : ReceiveActor
             present.Add(n.Vni);
             if (!_vteps.TryGetValue(n.Vni, out var vtep))
             {
-                vtep = Context.ActorOf(VtepActor.Props(n.Vni, _self, _publisher, _locations, _fdbCapacity), $"vtep-{n.Vni}");
+                vtep = Context.ActorOf(VtepActor.Props(n.Vni, _self, _publisher, _locations, _vrfRegion, _fdbCapacity), $"vtep-{n.Vni}");
                 _vteps[n.Vni] = vtep;
                 vtep.Tell(new MembersUpdated(_members));
                 vtep.Tell(PortsOf(n.Vni));

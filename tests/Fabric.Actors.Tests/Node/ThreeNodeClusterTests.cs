@@ -51,7 +51,8 @@ public class ThreeNodeClusterTests
         for (int i = 0; i < 3; i++)
         {
             var rt = c[i];
-            await Eventually(() => HasState(rt, 7001, n => n.Fdb.Count == 3 && n.Neighbours.Count == 3 && n.LocalPorts.Length == 1),
+            await Eventually(() => HasState(rt, 7001, n => n.Fdb.Count == 3 && n.Neighbours.Count == 3 && n.LocalPorts.Length == 1
+                    && n.RouteTables.Length == 2 && n.RouteTables[1].Count == 2),
                 TimeSpan.FromSeconds(10), $"node-{i + 1} has the network; it has {Describe(rt)}");
             var net = rt.Snapshots.Current.Networks[7001];
             for (int k = 0; k < 3; k++)
