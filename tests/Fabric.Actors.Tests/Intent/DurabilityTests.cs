@@ -37,28 +37,28 @@ public sealed class GatedJournalDurabilityTests() : TestKit(TestConfigs.LocalWit
     {
         var configuration = Sys.ActorOf(ConfigurationActor.PropsWithBackoff(minBackoff: TimeSpan.FromMilliseconds(50)));
         configuration.Tell(new CreateNetwork("blue", 5001, "l3", "10.0.0.0/16"), TestActor);
-        ExpectMsg<CommandAccepted>();
+        ExpectMsg<CommandAccepted>(TimeSpan.FromSeconds(10));
         configuration.Tell(GetConfiguration.Instance, TestActor);
-        var before = ExpectMsg<ConfigurationListing>().ToCanonicalJson();
+        var before = ExpectMsg<ConfigurationListing>(TimeSpan.FromSeconds(10)).ToCanonicalJson();
 
         Gate.FailWrites = true;
         configuration.Tell(new CreateNetwork("red", 5002, "l2", null), TestActor);
-        var failed = ExpectMsg<CommandFailed>();
+        var failed = ExpectMsg<CommandFailed>(TimeSpan.FromSeconds(10));
         Assert.Contains("injected journal failure", failed.Detail);
         Gate.FailWrites = false;
 
         // The actor stopped (its state may not match the journal); the supervisor starts it again and it recovers.
-        AwaitAssert(() =>
-        {
-            configuration.Tell(GetConfiguration.Instance, TestActor);
-            Assert.Equal(before, ExpectMsg<ConfigurationListing>(TimeSpan.FromMilliseconds(500)).ToCanonicalJson());
-        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        AwaitAssert(() => Assert.Equal(before, GatedJournalDurabilityTests.ListingOf(configuration)), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
 
         // Nothing of the failed command was kept, not even the id it would have used.
         configuration.Tell(new CreateNetwork("red", 5002, "l2", null), TestActor);
-        Assert.Equal("net-2", Assert.IsType<NetworkCreated>(Assert.Single(ExpectMsg<CommandAccepted>().Events)).Network.Id);
+        Assert.Equal("net-2", Assert.IsType<NetworkCreated>(Assert.Single(ExpectMsg<CommandAccepted>(TimeSpan.FromSeconds(10)).Events)).Network.Id);
     }
+    /// <summary>Asks on a fresh temporary actor, so a late answer cannot be mistaken for the next reply to TestActor.</summary>
+    internal static string ListingOf(IActorRef configuration)
+        => configuration.Ask<ConfigurationListing>(GetConfiguration.Instance, TimeSpan.FromMilliseconds(500)).Result.ToCanonicalJson();
 }
+
 
 /// <summary>The same promises against the real SQLite store, made slow and then failing by a lock held from outside.</summary>
 public sealed class SqliteDurabilityTests : TestKit, IDisposable
@@ -103,11 +103,7 @@ public sealed class SqliteDurabilityTests : TestKit, IDisposable
             Assert.Contains("did not take the change", failed.Detail);
         }
         Assert.Equal(2, SqliteJournal.EventCount(_dir.DbFile));
-        AwaitAssert(() =>
-        {
-            configuration.Tell(GetConfiguration.Instance, TestActor);
-            Assert.Equal(before, ExpectMsg<ConfigurationListing>(TimeSpan.FromMilliseconds(500)).ToCanonicalJson());
-        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        AwaitAssert(() => Assert.Equal(before, GatedJournalDurabilityTests.ListingOf(configuration)), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>An exclusive transaction on the journal's file from a second connection: every other writer waits.</summary>
