@@ -66,6 +66,11 @@ public sealed class HyperionSerializer : AkkaSerializer
         {
             throw refusal;
         }
+        catch (Hyperion.Internal.EvilDeserializationException e)
+        {
+            // Hyperion's own deny-list (file system, process, delegate... types) caught it before our allow-list.
+            throw new RefusedTypeException(e.BadTypeString, "it is on Hyperion's list of unsafe types");
+        }
         // Belt and braces: the top-level object must be one of ours even if every name on the way was allowed.
         if (result is not IFabricMessage)
             throw new RefusedTypeException(result?.GetType().FullName ?? "null", "the top-level object is not a Fabric message");

@@ -17,4 +17,12 @@ public static class SqliteJournal
         count.CommandText = "SELECT COUNT(*) FROM journal";
         return (long)count.ExecuteScalar()!;
     }
+
+    /// <summary>Rows in the journal table, read on the connection that holds the lock.</summary>
+    public static long EventCountWhileLocked(SqliteConnection locker)
+    {
+        using var count = locker.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM journal";
+        return (long)count.ExecuteScalar()!;
+    }
 }

@@ -12,6 +12,7 @@ public static class TestConfigs
     public static Config LocalWithSqlite(string dataDir, string? extra = null)
         => FabricHocon.Load(overrides: $"""
             akka.actor.provider = local
+            akka.test.single-expect-default = 10s
             fabric.data-dir = {FabricHocon.Quote(dataDir)}
             {extra}
             """);
@@ -20,6 +21,7 @@ public static class TestConfigs
     public static Config LocalWithGatedJournal()
         => FabricHocon.Load(overrides: $$"""
             akka.actor.provider = local
+            akka.test.single-expect-default = 10s
             akka.persistence.journal.plugin = "akka.persistence.journal.gated"
             akka.persistence.journal.gated.class = "{{typeof(GatedJournal).AssemblyQualifiedName}}"
             akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.local"
