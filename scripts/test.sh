@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build Fabric.sln -c Release --nologo -v quiet
+# The store tests run against SQLite always and against a throw-away PostgreSQL when one can be started.
+source scripts/postgres.sh
+if [ -z "${FABRIC_TEST_POSTGRES:-}" ]; then pg_start; trap pg_stop EXIT; fi
 dotnet test Fabric.sln -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"

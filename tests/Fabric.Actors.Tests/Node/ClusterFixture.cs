@@ -14,15 +14,29 @@ namespace Fabric.Actors.Tests.Node;
 public sealed class InProcessCluster : IAsyncDisposable
 {
     private static int _net = Random.Shared.Next(1, 200);
-    public TempDir Dir { get; } = new("cluster");
+    public TempDir Dir { get; }
     public List<FabricRuntime?> Nodes { get; } = new();
     public List<NodeConfig> Configs { get; } = new();
     private readonly bool _dataplane;
     private readonly string? _extra;
     private readonly int _subnet = Interlocked.Increment(ref _net) % 250 + 1;
 
+    /// <summary>A new cluster on the same store, names, ports and VTEPs as <paramref name="previous"/> (a restart).</summary>
+    public InProcessCluster(InProcessCluster previous, string? extra)
+    {
+        Dir = previous.Dir;
+        _dataplane = previous._dataplane;
+        _extra = extra;
+        foreach (var cfg in previous.Configs)
+        {
+            Configs.Add(cfg);
+            Nodes.Add(null);
+        }
+    }
+
     public InProcessCluster(int n, bool dataplane = false, string? extra = null)
     {
+        Dir = new TempDir("cluster");
         _dataplane = dataplane;
         _extra = extra;
         var seedPort = NodeConfig.FreeTcpPort();

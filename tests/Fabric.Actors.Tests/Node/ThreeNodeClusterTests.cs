@@ -115,5 +115,63 @@ public class ThreeNodeClusterTests
     }
 }
 
+/// <summary>The same cluster scenarios with the configuration on PostgreSQL (FABRIC_TEST_POSTGRES; .ci/run starts one).</summary>
+[Collection("cluster")]
+public class StoreTests
+{
+    public static string PostgresExtra() => $"""
+        include "postgres.conf"
+        fabric.store.connection-string = {Fabric.Actors.Configuration.FabricHocon.Quote(Support.PostgresFactAttribute.ConnectionString!)}
+        fabric.configuration.persistence-id = "fabric-configuration-cluster-{Guid.NewGuid():N}"
+        """;
+
+    [Fact]
+    public Task Restarting_the_whole_cluster_on_sqlite_brings_back_every_accepted_write() => RestartCluster(null);
+
+    [Support.PostgresFact]
+    public Task Restarting_the_whole_cluster_on_postgresql_brings_back_every_accepted_write() => RestartCluster(PostgresExtra());
+
+    private static async Task RestartCluster(string? store)
+    {
+        var c = new InProcessCluster(3, extra: store);
+        string before;
+        long revision;
+        try
+        {
+            await c.StartAllAsync();
+            var net = (NetworkCreated)(await c.Accept(new CreateNetwork("vpc", 7001, "l3", "10.20.0.0/16"))).Events[0];
+            await c.Accept(new CreateRouteTable(net.Network.Id, "private"), node: 1);
+            await c.Accept(new CreateSubnet(net.Network.Id, "web", "10.20.1.0/24"), node: 2);
+            await c.Accept(new CreateNetwork("blue", 5001, "l2", null), node: 1);
+            await c.Accept(new AddRoute(net.Network.Id, "private", "10.99.0.0/16", new RouteTargetSpec("blackhole")), node: 2);
+            var sub = (await c[0].GetConfigurationAsync()).Networks[0].Subnets[0].Id;
+            for (int i = 0; i < 6; i++)
+                await c.Accept(new CreateEndpoint($"vm{i}", net.Network.Id, $"node-{i % 3 + 1}", new EndpointPortSpec("guest"), Subnet: sub), node: i % 3);
+            var listing = await c[1].GetConfigurationAsync();
+            before = listing.ToCanonicalJson();
+            revision = listing.Revision;
+            foreach (var n in c.Nodes) await n!.DisposeAsync();
+            c.Nodes.Clear();
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
+        // The same store, the same ports, a fresh start of every node.
+        await using var again = new InProcessCluster(c, store);
+        await again.StartAllAsync();
+        var after = await again[2].GetConfigurationAsync();
+        Assert.Equal(revision, after.Revision);
+        Assert.Equal(before, after.ToCanonicalJson());
+        // Soft state is rebuilt from it: every node forwards for all six endpoints again.
+        for (int i = 0; i < 3; i++)
+        {
+            var rt = again[i];
+            await Eventually(() => rt.Snapshots.Current.TryGetNetwork(7001, out var n) && n.Fdb.Count == 6, TimeSpan.FromSeconds(10), $"node-{i + 1} rebuilt");
+        }
+    }
+}
+
 [CollectionDefinition("cluster", DisableParallelization = true)]
 public sealed class ClusterCollection;
