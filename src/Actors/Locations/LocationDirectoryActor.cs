@@ -46,6 +46,8 @@ public sealed class LocationDirectoryActor : ReceiveActor
     private readonly IWriteConsistency _write;
     private readonly HashSet<IActorRef> _subscribers = new();
     private readonly List<DuplicateMacAlarm> _alarms = new();
+    // Where each frozen MAC was when it froze: the replicated value before the offending move, the same on every node.
+    private readonly Dictionary<string, EndpointLocation> _pins = new();
     private ImmutableDictionary<string, EndpointLocation> _current = ImmutableDictionary<string, EndpointLocation>.Empty;
     // What the replicator last said, before local pins: moves are detected against this, not the optimistic view.
     private ImmutableDictionary<string, EndpointLocation> _replicated = ImmutableDictionary<string, EndpointLocation>.Empty;
@@ -67,7 +69,12 @@ public sealed class LocationDirectoryActor : ReceiveActor
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Receive<GetLocations>(_ => Sender.Tell(new LocationsChanged(_current)));
         Receive<GetMobilityAlarms>(_ => Sender.Tell(_alarms.ToArray()));
-        Receive<ClearMobilityFreeze>(c => _mobility.Clear(EndpointLocation.KeyOf(c.Vni, c.Mac)));
+        Receive<ClearMobilityFreeze>(c =>
+        {
+            var key = EndpointLocation.KeyOf(c.Vni, c.Mac);
+            _mobility.Clear(key);
+            _pins.Remove(key);
+        });
         Receive<Changed>(c => c.Key.Equals(Key), c => OnChanged(c.Get(Key)));
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(_ => { }); // applied locally; gossip carries it to the replicas that did not answer
@@ -143,6 +150,7 @@ public sealed class LocationDirectoryActor : ReceiveActor
             switch (_mobility.Observe(key, now))
             {
                 case MoveVerdict.FreezesNow:
+                    _pins[key] = before;
                     var alarm = new DuplicateMacAlarm(loc.Vni, loc.Mac, _mobility.MovesInWindow(key, now), _mobility.Window, now, loc.Node);
                     _alarms.Add(alarm);
                     Context.System.EventStream.Publish(alarm);
@@ -152,8 +160,11 @@ public sealed class LocationDirectoryActor : ReceiveActor
         }
         _replicated = next;
         // A frozen MAC stays where it was when it froze, whatever later gossip says.
-        foreach (var key in _mobility.FrozenKeys)
-            if (_current.TryGetValue(key, out var pinned)) next = next.SetItem(key, pinned);
+        foreach (var (key, pinned) in _pins)
+        {
+            if (_mobility.IsFrozen(key, now)) next = next.SetItem(key, pinned);
+            else _pins.Remove(key);
+        }
         _current = next;
         var msg = new LocationsChanged(_current);
         foreach (var s in _subscribers) s.Tell(msg);
