@@ -3,6 +3,8 @@ using Fabric.Benchmarks;
 
 // dotnet run -c Release -- --filter '*' [--job short]   BenchmarkDotNet, per-packet Mean and Allocated
 // dotnet run -c Release -- --pps [--seconds 2]          quick packets-per-second check, no BenchmarkDotNet
+// dotnet run -c Release -- --convergence [--moves 1000]  control-plane convergence over a 3-node in-process cluster
 if (args.Contains("--pps")) return PpsHarness.Run(args);
+if (args.Contains("--convergence")) return await ConvergenceHarness.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;

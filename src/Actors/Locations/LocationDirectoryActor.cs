@@ -147,6 +147,14 @@ public sealed class LocationDirectoryActor : ReceiveActor
         foreach (var (key, loc) in next)
         {
             if (!_replicated.TryGetValue(key, out var before) || before.Vtep == loc.Vtep || before.Seq >= loc.Seq) continue;
+            // A move the operator made (the configuration placed the endpoint there) is a live migration, not a
+            // symptom: it does not count, and it lifts a freeze, as the RFC's "operator intervention" does.
+            if (loc.Origin == LocationOrigin.Config)
+            {
+                _mobility.Clear(key);
+                _pins.Remove(key);
+                continue;
+            }
             switch (_mobility.Observe(key, now))
             {
                 case MoveVerdict.FreezesNow:
