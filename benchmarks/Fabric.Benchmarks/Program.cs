@@ -6,5 +6,7 @@ using Fabric.Benchmarks;
 // dotnet run -c Release -- --convergence [--moves 1000]  control-plane convergence over a 3-node in-process cluster
 if (args.Contains("--pps")) return PpsHarness.Run(args);
 if (args.Contains("--convergence")) return await ConvergenceHarness.Run(args);
+// dotnet run -c Release -- --throughput [--seconds 5]   (root) iperf3/ping through Fabric and through kernel VXLAN
+if (args.Contains("--throughput")) return ThroughputHarness.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;
