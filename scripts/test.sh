@@ -6,4 +6,19 @@ dotnet build Fabric.sln -c Release --nologo -v quiet
 # The store tests run against SQLite always and against a throw-away PostgreSQL when one can be started.
 source scripts/postgres.sh
 if [ -z "${FABRIC_TEST_POSTGRES:-}" ]; then pg_start; trap pg_stop EXIT; fi
-dotnet test Fabric.sln -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
+results=$(mktemp -d)
+status=0
+dotnet test Fabric.sln -c Release --no-build --nologo --logger "console;verbosity=normal" \
+  --logger "trx" --results-directory "$results" "$@" || status=$?
+# One closing line over every test project: 'N passed, N failed, N skipped'.
+passed=0; failed=0; total=0
+for f in "$results"/*.trx; do
+  [ -e "$f" ] || continue
+  c=$(grep -o '<Counters [^>]*' "$f" | head -1)
+  p=$(echo "$c" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p'); fl=$(echo "$c" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
+  t=$(echo "$c" | sed -n 's/.* total="\([0-9]*\)".*/\1/p')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); total=$((total + ${t:-0}))
+done
+rm -rf "$results"
+echo "tests: $passed passed, $failed failed, $((total - passed - failed)) skipped"
+exit $status

@@ -8,5 +8,7 @@ if (args.Contains("--pps")) return PpsHarness.Run(args);
 if (args.Contains("--convergence")) return await ConvergenceHarness.Run(args);
 // dotnet run -c Release -- --throughput [--seconds 5]   (root) iperf3/ping through Fabric and through kernel VXLAN
 if (args.Contains("--throughput")) return ThroughputHarness.Run(args);
+// dotnet run -c Release -- --guest-ping [--count 1000]   guest-to-guest round trips across two engines
+if (args.Contains("--guest-ping")) return await GuestPingHarness.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;

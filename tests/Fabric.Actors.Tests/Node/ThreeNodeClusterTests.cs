@@ -40,9 +40,16 @@ public class ThreeNodeClusterTests
         => rt.Snapshots.Current.TryGetNetwork(vni, out var n) && check(n);
 
     [Fact]
-    public async Task Every_nodes_snapshot_holds_exactly_the_right_fdb_neighbour_route_and_flood_entries()
+    public Task Every_nodes_snapshot_holds_exactly_the_right_fdb_neighbour_route_and_flood_entries()
+        => SnapshotsAreRight(null);
+
+    [Support.PostgresFact]
+    public Task Every_nodes_snapshot_is_right_with_the_configuration_on_postgresql()
+        => SnapshotsAreRight(StoreTests.PostgresExtra());
+
+    private static async Task SnapshotsAreRight(string? store)
     {
-        await using var c = new InProcessCluster(3);
+        await using var c = new InProcessCluster(3, extra: store);
         await c.StartAllAsync();
         var (_, eps) = await CreateVpc(c);
         var vteps = Enumerable.Range(0, 3).Select(i => c[i].Self.Vtep).ToArray();
