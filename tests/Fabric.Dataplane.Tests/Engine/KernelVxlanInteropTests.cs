@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using Fabric.Dataplane.Counters;
+using Fabric.Dataplane.Engine;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Ports;
+using Fabric.Dataplane.Tables;
+
+namespace Fabric.Dataplane.Tests.Engine;
+
+/// <summary>
+/// A peer nobody here wrote: the Linux kernel's own VXLAN device as an external VTEP of an l2 network. The kernel
+/// short-circuits VXLAN between local addresses, so the peer lives in its own namespace, joined to the host by a veth
+/// pair on which the Fabric engine's underlay socket listens. A host behind the kernel device (the peer namespace
+/// itself) and a TAP endpoint of Fabric ping each other both ways; ARP and broadcast cross by head-end replication;
+/// each side learns the other; tshark dissects the underlay as VXLAN with the right VNI and no complaint.
+/// </summary>
+public class KernelVxlanInteropTests
+{
+    private const int Vni = 5042;
+
+    private static (int Code, string Output) Run(string file, params string[] args) => TapPort.Run(file, args);
+    private static void Must(string file, params string[] args)
+    {
+        var r = Run(file, args);
+        Assert.True(r.Code == 0, $"{file} {string.Join(' ', args)}: {r.Output}");
+    }
+
+    private sealed class Rig : IDisposable
+    {
+        public readonly string Tag = $"{Environment.ProcessId % 1000}{Random.Shared.Next(10, 99)}";
+        public string PeerNs => $"fkp{Tag}";
+        public string VmNs => $"fkv{Tag}";
+        public string HostVeth => $"fkh{Tag}";
+        public readonly int Octet = Random.Shared.Next(2, 250);
+        public Ipv4Address HostIp => Ipv4Address.Parse($"10.251.{Octet}.1");
+        public Ipv4Address PeerIp => Ipv4Address.Parse($"10.251.{Octet}.2");
+        public SnapshotHolder Holder = new();
+        public UdpUnderlay? Underlay;
+        public DataplaneEngine? Engine;
+        public readonly MacAddress VmMac = MacAddress.Parse("02:00:00:00:5a:0b");
+        public readonly Ipv4Address VmIp = Ipv4Address.Parse("10.42.0.11");
+        public readonly Ipv4Address KernelHostIp = Ipv4Address.Parse("10.42.0.50");
+
+        public void Dispose()
+        {
+            Engine?.Dispose();
+            Underlay?.Dispose();
+            Run("ip", "link", "delete", HostVeth);
+            Run("ip", "netns", "delete", PeerNs);
+        }
+    }
+
+    private static Rig Build(bool kernelLearning)
+    {
+        var r = new Rig();
+        Must("ip", "netns", "add", r.PeerNs);
+        Must("ip", "link", "add", r.HostVeth, "type", "veth", "peer", "name", "underlay0", "netns", r.PeerNs);
+        Must("ip", "addr", "add", $"{r.HostIp}/24", "dev", r.HostVeth);
+        Must("ip", "link", "set", r.HostVeth, "up");
+        Must("ip", "-n", r.PeerNs, "addr", "add", $"{r.PeerIp}/24", "dev", "underlay0");
+        Must("ip", "-n", r.PeerNs, "link", "set", "underlay0", "up");
+        Must("ip", "-n", r.PeerNs, "link", "set", "lo", "up");
+        // The kernel VTEP: VNI 5042, standard port, an all-zeros FDB entry pointing at the Fabric node (head-end
+        // replication of BUM from the kernel side), learning on or off.
+        Must("ip", ["-n", r.PeerNs, "link", "add", "vxlan0", "type", "vxlan", "id", Vni.ToString(), "local", r.PeerIp.ToString(),
+            "dstport", "4789", "dev", "underlay0", .. (kernelLearning ? Array.Empty<string>() : ["nolearning"])]);
+        Must("ip", "-n", r.PeerNs, "link", "set", "vxlan0", "address", "02:00:00:00:5a:32", "mtu", "1450", "up");
+        Must("ip", "-n", r.PeerNs, "addr", "add", $"{r.KernelHostIp}/24", "dev", "vxlan0");
+        Must("ip", "netns", "exec", r.PeerNs, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan0", "dst", r.HostIp.ToString());
+
+        var local = new VtepEndpoint(r.HostIp, 4789);
+        var kernel = new VtepEndpoint(r.PeerIp, 4789);
+        var b = new NetworkStateBuilder(Vni, "interop", NetworkKind.L2) { LocalVtep = local }
+            .Member(local).Member(kernel)
+            .Endpoint(r.VmMac, r.VmIp, Location.Local(1));
+        r.Holder.Publish(ForwardingSnapshot.Create(local, [b.Build()], [new PortState(1, "vm", Vni, r.VmMac, r.VmIp, true, -1, new PortCounters())]));
+        r.Underlay = new UdpUnderlay(local);
+        r.Engine = new DataplaneEngine(r.Holder, r.Underlay);
+        r.Engine.Start();
+        r.Engine.AddPortAsync(TapPort.Create(1, new TapSettings($"fkt{r.Tag}", r.VmMac, r.VmIp, 24, default, r.VmNs))).Wait();
+        return r;
+    }
+
+    [RootFact("ping", "bridge")]
+    public void Fabric_and_a_kernel_vxlan_peer_ping_each_other_both_ways_and_learn_each_other()
+    {
+        using var r = Build(kernelLearning: true);
+        var there = Run("ip", "netns", "exec", r.VmNs, "ping", "-c", "3", "-i", "0.2", "-W", "2", r.KernelHostIp.ToString());
+        Assert.True(there.Code == 0, "Fabric → kernel: " + there.Output);
+        var back = Run("ip", "netns", "exec", r.PeerNs, "ping", "-c", "3", "-i", "0.2", "-W", "2", r.VmIp.ToString());
+        Assert.True(back.Code == 0, "kernel → Fabric: " + back.Output);
+
+        // The kernel's FDB learned the Fabric VM's MAC behind the Fabric node's VTEP.
+        var fdb = Run("ip", "netns", "exec", r.PeerNs, "bridge", "fdb", "show", "dev", "vxlan0").Output;
+        Assert.Contains($"{r.VmMac} dst {r.HostIp}", fdb);
+        // Fabric's dataplane reported the kernel-side MAC as learned from that member VTEP.
+        var learned = new List<DataplaneEvent>();
+        while (r.Engine!.Events.TryRead(out var e)) learned.Add(e);
+        Assert.Contains(learned, e => e.Kind == DataplaneEventKind.MacLearned && e.Mac == MacAddress.Parse("02:00:00:00:5a:32")
+            && e.Location == Location.Remote(new VtepEndpoint(r.PeerIp, 4789)));
+        // ARP went both ways as broadcast: flooded by head-end replication to the kernel peer, decapsulated from it.
+        var c = r.Holder.Current.Networks[Vni].Counters;
+        Assert.True(c.Flooded >= 1 && c.Decapsulated >= 3 && c.Encapsulated >= 3, $"flooded {c.Flooded}, decap {c.Decapsulated}, encap {c.Encapsulated}");
+    }
+
+    [RootFact("ping", "bridge", "tshark")]
+    public void Tshark_dissects_the_underlay_as_vxlan_with_the_right_vni_and_no_complaint()
+    {
+        using var r = Build(kernelLearning: false);
+        var pcap = Path.Combine(Path.GetTempPath(), $"fabric-interop-{r.Tag}.pcap");
+        var capture = Process.Start(new ProcessStartInfo("tshark", ["-q", "-i", r.HostVeth, "-f", "udp port 4789", "-w", pcap, "-a", "duration:6"])
+            { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        try
+        {
+            Thread.Sleep(1500); // tshark needs a moment before it captures
+            var ping = Run("ip", "netns", "exec", r.VmNs, "ping", "-c", "3", "-i", "0.2", "-W", "2", r.KernelHostIp.ToString());
+            Assert.True(ping.Code == 0, ping.Output);
+            capture.WaitForExit(15000);
+            var fields = Run("tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-T", "fields", "-e", "vxlan.vni", "-e", "vxlan.flag_i", "-e", "eth.type", "-e", "_ws.expert.message");
+            Assert.True(fields.Code == 0, fields.Output);
+            var lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => char.IsDigit(l[0])).ToArray();
+            Assert.True(lines.Length >= 6, $"captured {lines.Length} VXLAN packets:\n{fields.Output}");
+            Assert.All(lines, l => Assert.StartsWith($"{Vni}\t1\t", l)); // right VNI, I flag set, on both directions
+            var expert = Run("tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-z", "expert,warn", "-q");
+            Assert.DoesNotContain("Malformed", expert.Output);
+            Assert.DoesNotContain("Warning", expert.Output.Split("Errors").Skip(1).FirstOrDefault() ?? "");
+            var verbose = Run("tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-V");
+            Assert.DoesNotContain("Malformed Packet", verbose.Output);
+            Assert.Contains("Internet Control Message Protocol", verbose.Output); // the inner frames dissect too
+        }
+        finally
+        {
+            if (!capture.HasExited) capture.Kill();
+            File.Delete(pcap);
+        }
+    }
+}
