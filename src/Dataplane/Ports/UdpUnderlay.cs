@@ -53,7 +53,9 @@ public sealed unsafe class UdpUnderlay : IDisposable
     public int BoundPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
     public long ReceiveErrors;
     public long SendErrors;
-    public long Datagrams;
+    public long DatagramsReceived;
+    public long DatagramsSent;
+    public long Datagrams => Volatile.Read(ref DatagramsReceived) + Volatile.Read(ref DatagramsSent);
     public long Syscalls;
 
     /// <summary>Reads ready datagrams into the free slots of <paramref name="batch"/>; returns how many.</summary>
@@ -102,7 +104,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
             var len = (_msgs[k].Header.Flags & 0x20) != 0 ? 0 : (int)_msgs[k].Length;
             batch.CommitFromUnderlay(src, len);
         }
-        Datagrams += got;
+        DatagramsReceived += got;
         return got;
     }
 
@@ -162,7 +164,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
             }
             done += r;
         }
-        Datagrams += n;
+        DatagramsSent += n;
         return n;
     }
 
