@@ -20,18 +20,11 @@ public static class ArpSuppressionNode
             ref var m = ref batch.Meta(i);
             if (m.Next != PipelineStep.ArpSuppression) continue;
             var frame = batch.Frame(i);
-            if (ArpPacket.TryParse(frame.Slice(m.L3Offset), out var arp) != PacketError.None) { ctx.Drop(ref m, DropReason.Malformed); continue; }
+            if (!ArpIngress.TryAccept(ctx, ref m, frame, out var arp)) continue;
             var net = m.Network!;
             var port = m.Port!;
             var senderIp = arp.SenderIp;
             var senderMac = arp.SenderMac;
-
-            if (port.SourceCheck && (senderMac != port.Mac || (port.HasIp && !arp.IsProbe && senderIp != port.Ip)))
-            {
-                ProxyArpNode.ReportConflict(ctx, net, port, senderMac, senderIp);
-                ctx.Drop(ref m, DropReason.SpoofedSource);
-                continue;
-            }
 
             if (arp.IsGratuitous)
             {

@@ -21,18 +21,11 @@ public static class ProxyArpNode
             ref var m = ref batch.Meta(i);
             if (m.Next != PipelineStep.ProxyArp) continue;
             var frame = batch.Frame(i);
-            if (ArpPacket.TryParse(frame.Slice(m.L3Offset), out var arp) != PacketError.None) { ctx.Drop(ref m, DropReason.Malformed); continue; }
+            if (!ArpIngress.TryAccept(ctx, ref m, frame, out var arp)) continue;
             var net = m.Network!;
             var port = m.Port!;
             var senderIp = arp.SenderIp;
             var senderMac = arp.SenderMac;
-
-            if (port.SourceCheck && (senderMac != port.Mac || (!arp.IsProbe && senderIp != port.Ip)))
-            {
-                ReportConflict(ctx, net, port, senderMac, senderIp);
-                ctx.Drop(ref m, DropReason.SpoofedSource);
-                continue;
-            }
 
             if (arp.IsGratuitous)
             {
@@ -72,12 +65,6 @@ public static class ProxyArpNode
             ctx.EmitToPort(i, ref m, port.Id);
             m.Next = PipelineStep.Done;
         }
-    }
-
-    internal static void ReportConflict(PipelineContext ctx, NetworkState net, PortState port, MacAddress senderMac, Ipv4Address senderIp)
-    {
-        if (!senderIp.IsZero && senderIp != port.Ip && net.Neighbours.TryGet(senderIp, out var owner) && owner != senderMac)
-            ctx.Raise(DataplaneEventKind.AddressConflict, net.Vni, senderMac, senderIp, Location.Local(port.Id), owner);
     }
 
     private static void Absorb(ref PacketMeta m, NetworkState net)
