@@ -72,7 +72,18 @@ public sealed class FabricRuntime : IAsyncDisposable
             engine.Start();
         }
 
-        var node = FabricNode.Start(full);
+        FabricNode node;
+        try
+        {
+            node = FabricNode.Start(full);
+        }
+        catch
+        {
+            // The socket and the thread must not outlive a node that never started.
+            engine?.Dispose();
+            underlay?.Dispose();
+            throw;
+        }
         var system = node.System;
         system.ActorOf(ClusterSingletonManager.Props(
             ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId), PoisonPill.Instance,
