@@ -13,23 +13,28 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
     public static async Task<JsonBody<T>> ReadAsync(HttpContext http)
     {
         var request = http.Request;
-        if (request.ContentLength > ManagementEndpoint.MaxBodyBytes)
-            return Fail(Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large",
-                $"the request body is larger than {ManagementEndpoint.MaxBodyBytes} bytes"));
+        if (request.ContentLength > ManagementEndpoint.DrainLimitBytes)
+            return Fail(TooLarge());
         if (request.ContentType is { } type && !IsJson(type))
             return Fail(Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "content-type-unsupported",
                 $"send the body as application/json, not {type}"));
 
+        // Beyond the limit the rest is read and thrown away (up to Kestrel's larger drain limit) before answering 413:
+        // a client still sending when the server answers and closes may get a reset instead of the problem.
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
+        var tooLarge = false;
         int n;
         while ((n = await request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
         {
-            if (buffer.Length + n > ManagementEndpoint.MaxBodyBytes)
-                return Fail(Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large",
-                    $"the request body is larger than {ManagementEndpoint.MaxBodyBytes} bytes"));
+            if (tooLarge || buffer.Length + n > ManagementEndpoint.MaxBodyBytes)
+            {
+                tooLarge = true;
+                continue;
+            }
             buffer.Write(chunk, 0, n);
         }
+        if (tooLarge) return Fail(TooLarge());
         if (buffer.Length == 0)
             return Fail(Problems.Invalid("body", "body-required", $"a JSON object is required: {Example()}"));
 
@@ -52,6 +57,9 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
     }
 
     private static JsonBody<T> Fail(IResult problem) => new(null, problem);
+
+    private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large",
+        $"the request body is larger than {ManagementEndpoint.MaxBodyBytes} bytes");
 
     private static bool IsJson(string contentType)
     {

@@ -26,6 +26,12 @@ public static class ManagementEndpoint
     /// <summary>Request bodies above this are refused with 413.</summary>
     public const long MaxBodyBytes = 1024 * 1024;
 
+    /// <summary>
+    /// Kestrel's own limit: a body between <see cref="MaxBodyBytes"/> and this is read to its end and answered with a
+    /// 413 problem; beyond this Kestrel cuts the connection.
+    /// </summary>
+    public const long DrainLimitBytes = 8 * MaxBodyBytes;
+
     /// <summary>JSON nesting deeper than this is refused with 400 (the API's documents are three levels deep).</summary>
     public const int MaxJsonDepth = 32;
 
@@ -50,7 +56,7 @@ public static class ManagementEndpoint
         builder.WebHost.UseKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = MaxBodyBytes;
+            k.Limits.MaxRequestBodySize = DrainLimitBytes;
             foreach (var ip in ListenAddresses(options.Address))
                 k.Listen(ip, options.Port);
         });
