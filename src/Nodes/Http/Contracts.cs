@@ -13,7 +13,7 @@ public sealed record CreateNetworkRequest(
     [property: Required, Description("1-63 of letters, digits, '.', '_', '-'; unique")] string? Name,
     [property: Required, Description("VXLAN network identifier, 1..16777215, unique")] long? Vni,
     [property: Required, Description("\"l2\" (a switch) or \"l3\" (routed subnets, no broadcast)")] string? Kind,
-    [property: Description("IPv4 CIDR; required for l3")] string? Cidr);
+    [property: Description("IPv4 CIDR; required for l3")] string? Cidr = null);
 
 [JsonExample("""{"name": "web", "cidr": "10.1.1.0/24"}""")]
 public sealed record CreateSubnetRequest(

@@ -94,7 +94,8 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
             return Problems.Invalid(string.IsNullOrEmpty(field) ? "body" : field, "json-too-deep",
                 $"the JSON is nested deeper than {ManagementEndpoint.MaxJsonDepth} levels");
         if (message.Contains("duplicate", StringComparison.OrdinalIgnoreCase))
-            return Problems.Invalid(string.IsNullOrEmpty(field) ? "body" : field, "field-duplicate", $"a field appears twice: {Trim(message)}");
+            return Problems.Invalid(string.IsNullOrEmpty(field) ? "body" : field, "field-duplicate",
+                string.IsNullOrEmpty(field) ? "a field appears twice" : $"'{field}' appears twice");
         if (message.Contains("could not be converted", StringComparison.Ordinal))
         {
             if (string.IsNullOrEmpty(field))

@@ -76,7 +76,6 @@ internal sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMid
         }
         catch (Exception e) when (!http.Response.HasStarted && e is ConfigurationUnavailableException)
         {
-            http.Response.Headers.RetryAfter = "1";
             problem = Problems.Unavailable(e.Message);
         }
         catch (Exception e) when (!http.Response.HasStarted && e is AskTimeoutException)

@@ -42,6 +42,20 @@ internal static class OpenApi
             return Task.CompletedTask;
         });
 
+        // Null values are left out of answers (WhenWritingNull), so a property that may be null is not required,
+        // unless it is marked [Required] (request fields the configuration insists on).
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (schema.Required is not { Count: > 0 } required || context.JsonPropertyInfo is not null) return Task.CompletedTask;
+            foreach (var p in context.JsonTypeInfo.Properties)
+            {
+                var nullable = Nullable.GetUnderlyingType(p.PropertyType) is not null || (!p.PropertyType.IsValueType && p.IsGetNullable);
+                var marked = p.AttributeProvider?.IsDefined(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), inherit: true) == true;
+                if (nullable && !marked) required.Remove(p.Name);
+            }
+            return Task.CompletedTask;
+        });
+
         options.AddSchemaTransformer((schema, context, _) =>
         {
             var t = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;

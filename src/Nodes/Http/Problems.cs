@@ -35,7 +35,17 @@ internal static class Problems
     }
 
     /// <summary>The configuration store or the majority is out of reach: retry later.</summary>
-    public static IResult Unavailable(string detail) => Problem(StatusCodes.Status503ServiceUnavailable, "configuration-unavailable", detail);
+    public static IResult Unavailable(string detail) => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, "configuration-unavailable", detail));
+
+    /// <summary>Adds <c>Retry-After: 1</c> to a problem.</summary>
+    private sealed class RetryLater(IResult problem) : IResult
+    {
+        public Task ExecuteAsync(HttpContext http)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return problem.ExecuteAsync(http);
+        }
+    }
 
     /// <summary>Maps what <see cref="FabricRuntime.ExecuteAsync"/> answered when it is not an acceptance.</summary>
     public static IResult NotAccepted(object answer) => answer switch
