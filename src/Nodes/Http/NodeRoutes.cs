@@ -13,6 +13,12 @@ internal static class NodeRoutes
     public static void Map(IEndpointRouteBuilder app)
     {
         var nodes = app.MapGroup("/api/v1/nodes/{node}").WithTags("nodes").WithTokenProblems();
+        // A member that leaves between the check and the question: AskNodeAsync no longer finds it.
+        nodes.AddEndpointFilter(async (context, next) =>
+        {
+            try { return await next(context); }
+            catch (KeyNotFoundException e) { return Problems.NotFound("node", "node-not-found", e.Message); }
+        });
 
         nodes.MapGet("/fdb", async (string node, string? network, FabricApi api, CancellationToken ct) =>
             {
