@@ -1,0 +1,116 @@
+using Akka.Actor;
+using Fabric.Actors.Intent;
+using Fabric.Actors.Node;
+using Fabric.Dataplane.Packets;
+using Endpoint = Fabric.Actors.Intent.Endpoint;
+
+namespace Fabric.Nodes.Http;
+
+/// <summary><c>/api/v1/endpoints</c>: a VM's port; create, list, delete (idempotent), live move, and ping from a guest port.</summary>
+internal static class EndpointRoutes
+{
+    public const int MaxPingCount = 100;
+
+    /// <summary>How long a guest waits for each echo reply (and for ARP), as the ports actor runs the ping.</summary>
+    private static readonly TimeSpan PerProbe = TimeSpan.FromSeconds(1);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var endpoints = app.MapGroup("/api/v1/endpoints").WithTags("endpoints").WithTokenProblems();
+
+        endpoints.MapPost("", async (HttpContext http, FabricApi api, CancellationToken ct) =>
+        {
+            var body = await JsonBody<CreateEndpointRequest>.ReadAsync(http);
+            if (body.Problem is { } bad) return bad;
+            var r = body.Value!;
+            var port = r.Port is { } p ? new EndpointPortSpec(p.Kind, p.Namespace) : null;
+            return await api.ExecuteAsync(new CreateEndpoint(r.Name, r.Network, r.Node, port, r.Subnet, r.Mac, r.Ip, r.SourceCheck), a =>
+            {
+                var e = a.Events.OfType<EndpointCreated>().Single().Endpoint;
+                return Results.Created($"/api/v1/endpoints/{e.Id}", e);
+            }, ct);
+        }).WithName("CreateEndpoint")
+          .WithSummary("Create an endpoint (a VM's port): guest (in-process machine) or tap; MAC and IP assigned when omitted")
+          .WithJsonBody<CreateEndpointRequest>().Produces<Endpoint>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status409Conflict);
+
+        endpoints.MapGet("", async (string? network, string? node, FabricApi api, CancellationToken ct) =>
+            {
+                IEnumerable<Endpoint> list = (await api.ListingAsync(ct)).Endpoints;
+                if (network is not null) list = list.Where(e => e.Network == network);
+                if (node is not null) list = list.Where(e => e.Node == node);
+                return Results.Ok(list.ToArray());
+            })
+            .WithName("ListEndpoints").WithSummary("Every endpoint (optionally only those of ?network=ID and/or ?node=NAME)")
+            .Produces<IReadOnlyList<Endpoint>>();
+
+        endpoints.MapGet("/{endpointId}", async (string endpointId, FabricApi api, CancellationToken ct) =>
+                await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId))
+            .WithName("GetEndpoint").WithSummary("One endpoint").Produces<Endpoint>().ProducesProblem(StatusCodes.Status404NotFound);
+
+        endpoints.MapDelete("/{endpointId}", (string endpointId, FabricApi api, CancellationToken ct) =>
+                api.ExecuteAsync(new DeleteEndpoint(endpointId), _ => Results.NoContent(), ct))
+            .WithName("DeleteEndpoint").WithSummary("Delete an endpoint (409 while a route targets it; 204 when it does not exist)")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status409Conflict);
+
+        endpoints.MapPut("/{endpointId}/node", async (string endpointId, HttpContext http, FabricApi api, CancellationToken ct) =>
+        {
+            var body = await JsonBody<MoveEndpointRequest>.ReadAsync(http);
+            if (body.Problem is { } bad) return bad;
+            return await api.ExecuteAsync(new MoveEndpoint(endpointId, body.Value!.Node), async _ =>
+                await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId), ct);
+        }).WithName("MoveEndpoint").WithSummary("Live-move an endpoint to another node, which announces it with a gratuitous ARP")
+          .WithJsonBody<MoveEndpointRequest>().Produces<Endpoint>().ProducesProblem(StatusCodes.Status404NotFound);
+
+        endpoints.MapPost("/{endpointId}/ping", Ping).WithName("PingFromEndpoint")
+            .WithSummary($"Ping from a guest endpoint: ICMP echo that really crosses the fabric (count 1..{MaxPingCount})")
+            .WithJsonBody<PingRequest>().Produces<PingResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status504GatewayTimeout);
+    }
+
+    private static async Task<IResult> Ping(string endpointId, HttpContext http, FabricApi api, CancellationToken ct)
+    {
+        var body = await JsonBody<PingRequest>.ReadAsync(http);
+        if (body.Problem is { } bad) return bad;
+        var r = body.Value!;
+        if (string.IsNullOrEmpty(r.Target))
+            return Problems.Invalid("target", "target-required", "target is required: the IPv4 address to ping");
+        if (!Ipv4Address.TryParse(r.Target, out _))
+            return Problems.Invalid("target", "target-invalid", $"'{r.Target}' is not an IPv4 address (expected a.b.c.d)");
+        var count = r.Count ?? 3;
+        if (count is < 1 or > MaxPingCount)
+            return Problems.Invalid("count", "count-out-of-range", $"count {count} is outside 1..{MaxPingCount}");
+        var ttl = r.Ttl ?? 64;
+        if (ttl is < 1 or > 255)
+            return Problems.Invalid("ttl", "ttl-out-of-range", $"ttl {ttl} is outside 1..255");
+
+        if (await FindAsync(api, endpointId, ct) is not { } endpoint) return FabricApi.EndpointNotFound(endpointId);
+        if (endpoint.Port.Kind != PortKind.Guest)
+            return Problems.Conflict("endpointId", "endpoint-not-guest",
+                $"endpoint {endpoint.Id} ({endpoint.Name}) has a {endpoint.Port.Kind.ToString().ToLowerInvariant()} port; only guest ports ping from the API (use ping inside the namespace)");
+        var member = api.Runtime.FindMember(endpoint.Node);
+        if (member is null)
+            return Problems.Conflict("endpointId", "endpoint-node-absent",
+                $"endpoint {endpoint.Id} ({endpoint.Name}) is placed on node {endpoint.Node}, which is not in the cluster");
+
+        // The ports actor of the hosting node runs the ping: ARP, then count echoes, each waiting up to a second.
+        // FabricRuntime.AskNodeAsync asks with the runtime's fixed timeout (5 s), too short for count > 3 with losses,
+        // so this asks the same actor with a timeout that fits the ping.
+        var timeout = PerProbe * (count + 1) + TimeSpan.FromSeconds(2);
+        var selection = api.Runtime.System.ActorSelection($"{member.Address}/user/ports");
+        PingReply reply;
+        try
+        {
+            reply = await selection.Ask<PingReply>(new PingFromEndpoint(endpoint.Id, r.Target, count, ttl), timeout, ct);
+        }
+        catch (AskTimeoutException)
+        {
+            return Problems.Problem(StatusCodes.Status504GatewayTimeout, "node-timeout", $"node {endpoint.Node} did not finish the ping within {timeout.TotalSeconds:0} s");
+        }
+        if (reply.Error is { } error)
+            return Problems.Conflict("endpointId", "ping-failed", error);
+        return Results.Ok(new PingResponse(reply.Sent, reply.Received, reply.RttMs, reply.ReplyTtl));
+    }
+
+    private static async Task<Endpoint?> FindAsync(FabricApi api, string endpointId, CancellationToken ct)
+        => (await api.ListingAsync(ct)).Endpoints.FirstOrDefault(e => e.Id == endpointId);
+}

@@ -1,0 +1,73 @@
+using Akka.Actor;
+using Fabric.Actors.Intent;
+using Fabric.Actors.Node;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Fabric.Nodes.Http;
+
+/// <summary>
+/// RFC 9457 problem details: <c>type</c> (<c>urn:fabric:problem:CODE</c>, stable), <c>title</c> (per status),
+/// <c>status</c>, <c>detail</c> (a sentence for people), <c>code</c> (the same stable code, for scripts) and, when
+/// a request field is at fault, <c>errors</c> <c>{ "field": ["detail"] }</c> (dotted for nested fields:
+/// <c>port.kind</c>, <c>target.endpoint</c>; path parameters by their route name: <c>networkId</c>).
+/// </summary>
+internal static class Problems
+{
+    public const string TypePrefix = "urn:fabric:problem:";
+
+    public static IResult From(Rejection r) => Problem(r.Status, r.Code, r.Detail, string.IsNullOrEmpty(r.Field) ? null : r.Field);
+
+    public static IResult Invalid(string field, string code, string detail) => Problem(StatusCodes.Status400BadRequest, code, detail, field);
+    public static IResult NotFound(string field, string code, string detail) => Problem(StatusCodes.Status404NotFound, code, detail, field);
+    public static IResult Conflict(string field, string code, string detail) => Problem(StatusCodes.Status409Conflict, code, detail, field);
+
+    public static IResult Problem(int status, string code, string detail, string? field = null)
+    {
+        ProblemDetails p = field is null
+            ? new ProblemDetails()
+            : new HttpValidationProblemDetails(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [detail] });
+        p.Type = TypePrefix + code;
+        p.Title = Title(status);
+        p.Status = status;
+        p.Detail = detail;
+        p.Extensions["code"] = code;
+        return Results.Problem(p);
+    }
+
+    /// <summary>The configuration store or the majority is out of reach: retry later.</summary>
+    public static IResult Unavailable(string detail) => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, "configuration-unavailable", detail));
+
+    /// <summary>Adds <c>Retry-After: 1</c> to a problem.</summary>
+    private sealed class RetryLater(IResult problem) : IResult
+    {
+        public Task ExecuteAsync(HttpContext http)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return problem.ExecuteAsync(http);
+        }
+    }
+
+    /// <summary>Maps what <see cref="FabricRuntime.ExecuteAsync"/> answered when it is not an acceptance.</summary>
+    public static IResult NotAccepted(object answer) => answer switch
+    {
+        CommandRejected r => From(r.Rejection),
+        CommandFailed f => Unavailable(f.Detail),
+        Status.Failure f => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration failed: {f.Cause.Message}"),
+        _ => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration answered {answer.GetType().Name}"),
+    };
+
+    public static string Title(int status) => status switch
+    {
+        400 => "The request is invalid",
+        401 => "A bearer token is required",
+        403 => "The bearer token is not valid",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "The request conflicts with the configuration",
+        413 => "The request body is too large",
+        415 => "Unsupported media type",
+        503 => "Unavailable, retry later",
+        504 => "A node did not answer in time",
+        _ => status >= 500 ? "Internal error" : "The request failed",
+    };
+}
