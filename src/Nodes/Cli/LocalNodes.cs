@@ -37,6 +37,14 @@ public sealed class LocalNode(NodePlan plan, Process process) : IDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add((setsid is null ? "exec " : $"exec '{setsid}' ") + "\"$@\" </dev/null >\"$FABRIC_LOG\" 2>&1");
         psi.ArgumentList.Add("fabric-node");
+        if (plan.Namespace is not null)
+        {
+            // `ip netns exec` enters the namespace and execs the command: same pid, so signals and the watch still work.
+            psi.ArgumentList.Add(Netns.FindIp() ?? "ip");
+            psi.ArgumentList.Add("netns");
+            psi.ArgumentList.Add("exec");
+            psi.ArgumentList.Add(plan.Namespace);
+        }
         psi.ArgumentList.Add(launcher.FileName);
         foreach (var a in launcher.PrefixArguments) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("node");

@@ -37,7 +37,7 @@ public static class UpCommand
             Description = "seconds to wait for the cluster to form",
             DefaultValueFactory = _ => 120,
         };
-        var netns = new Option<bool>("--netns") { Description = "each node in a network namespace of its own (as root; not yet supported)" };
+        var netns = new Option<bool>("--netns") { Description = "as root: each node in a network namespace of its own (fabric-node-i) on one bridge (fabric-br)" };
         var underlay = new Option<string?>("--underlay") { Description = "with --netns: the underlay CIDR (default 10.250.0.0/24)" };
         var command = new Command("up", "Start a cluster of N nodes on this machine; Ctrl-C stops it")
         {
@@ -55,32 +55,40 @@ public static class UpCommand
 
     public static async Task<int> RunAsync(Parsed parsed)
     {
-        if (parsed.Netns)
-            return Errors.Fail("`fabric up --netns` (one network namespace per node on a bridge) is not yet supported; run `fabric up` without it (nodes on 127.0.0.1 … 127.0.0.N)");
-        if (parsed.Underlay is not null)
-            return Errors.Fail("--underlay only applies to --netns, which is not yet supported");
         if (OperatingSystem.IsWindows())
             return Errors.Fail("`fabric up` runs on Linux (it uses 127.0.0.2 … as VTEP addresses and POSIX signals)");
+        if (parsed.Netns && Netns.Unsupported() is { } why) return Errors.Fail(why);
 
         UpPlan plan;
-        try { plan = UpPlan.Create(parsed.Options, UpPlan.NewToken()); }
+        try { plan = UpPlan.Create(parsed.Options with { Netns = parsed.Netns, Underlay = parsed.Underlay }, UpPlan.NewToken()); }
         catch (CliException e) { return Errors.Fail(e.Message); }
 
         Directory.CreateDirectory(plan.DataDir);
         File.Delete(plan.ClusterFile); // whoever waits for it must not read the previous run's
-        var problems = Preflight.Check(plan);
-        if (problems.Count > 0)
+        if (plan.Underlay is null)
         {
-            foreach (var p in problems) Errors.Write(p);
-            return 1;
+            var problems = Preflight.Check(plan);
+            if (problems.Count > 0)
+            {
+                foreach (var p in problems) Errors.Write(p);
+                return 1;
+            }
         }
         foreach (var n in plan.Nodes) await File.WriteAllTextAsync(n.ConfigFile, plan.NodeHocon(n));
 
         using var shutdown = ShutdownSignal.Listen();
         var launcher = Launcher.Current();
         var children = new List<LocalNode>();
+        var madeNetns = false;
         try
         {
+            if (plan.Underlay is { } underlay)
+            {
+                await Netns.RemoveLeftoversAsync(line => AnsiConsole.WriteLine(line));
+                madeNetns = true;
+                await Netns.SetUpAsync(plan);
+                AnsiConsole.WriteLine($"network namespaces fabric-node-1 … fabric-node-{plan.Nodes.Count} on bridge {UpPlan.Bridge} ({plan.BridgeAddress}), underlay {underlay}");
+            }
             foreach (var n in plan.Nodes) children.Add(LocalNode.Start(launcher, n));
 
             var failure = await WaitUntilReadyAsync(children, parsed.Timeout, shutdown.Token);
@@ -100,6 +108,10 @@ public static class UpCommand
             AnsiConsole.MarkupLineInterpolated($"Stopping {children.Count} nodes ({shutdown.Reason}) …");
             return 0;
         }
+        catch (CliException e)
+        {
+            return Errors.Fail(e.Message);
+        }
         finally
         {
             var codes = await LocalNode.StopAllAsync(children, StopGrace);
@@ -108,6 +120,11 @@ public static class UpCommand
                 else AnsiConsole.MarkupLineInterpolated($"  {name}: exited ({code})");
             foreach (var c in children) c.Dispose();
             try { File.Delete(plan.ClusterFile); } catch (IOException) { }
+            if (madeNetns)
+            {
+                await Netns.TearDownAsync(plan);
+                AnsiConsole.WriteLine($"removed the network namespaces and {UpPlan.Bridge}");
+            }
         }
     }
 

@@ -43,6 +43,36 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         await up.StopAndAssertNoOrphansAsync();
     }
 
+    [RootNetnsFact]
+    public async Task Up_netns_gives_each_node_a_namespace_of_its_own_and_removes_everything_on_SIGTERM()
+    {
+        await using var up = await LocalCluster.StartAsync(output, "--netns");
+        Assert.Equal(["10.250.0.1", "10.250.0.2", "10.250.0.3"], up.Cluster.Nodes.Select(n => n.Vtep.Split(':')[0]));
+        var namespaces = await Ip("netns", "list");
+        foreach (var n in up.Cluster.Nodes)
+        {
+            Assert.Contains($"fabric-{n.Name}", namespaces, StringComparison.Ordinal);
+            Assert.StartsWith("http://10.250.0.", n.Http, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, await up.GetStatusAsync(n.Http + "/health/ready"));
+        }
+        // The node really is inside: its underlay address is on the namespace's eth0.
+        Assert.Contains("10.250.0.2/24", await Ip("-n", "fabric-node-2", "-br", "addr", "show", "eth0"), StringComparison.Ordinal);
+
+        await up.StopAndAssertNoOrphansAsync();
+        Assert.DoesNotContain("fabric-node-", await Ip("netns", "list"), StringComparison.Ordinal);
+        Assert.DoesNotContain("fabric-br", await Ip("-br", "link", "show"), StringComparison.Ordinal);
+    }
+
+    private static async Task<string> Ip(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Netns.FindIp() ?? "ip") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var text = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return text;
+    }
+
     [RealManagementEndpointFact]
     public async Task Guests_on_different_nodes_ping_across_the_udp_underlay_before_and_after_a_move()
     {
@@ -96,7 +126,7 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         public ClusterFile Cluster { get; private set; }
         public IReadOnlyList<int> ChildPids { get; private set; } = [];
 
-        public static async Task<LocalCluster> StartAsync(ITestOutputHelper output)
+        public static async Task<LocalCluster> StartAsync(ITestOutputHelper output, params string[] extra)
         {
             var dir = Directory.CreateTempSubdirectory("fabric-up-");
             var (basePort, vtepPort) = FreePorts();
@@ -109,6 +139,7 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
             };
             foreach (var a in new[] { "up", "--nodes", "3", "--data", dir.FullName, "--base-port", $"{basePort}", "--vtep-port", $"{vtepPort}", "--timeout", $"{FormTimeout.TotalSeconds:0}" })
                 psi.ArgumentList.Add(a);
+            foreach (var a in extra) psi.ArgumentList.Add(a);
             var process = Process.Start(psi) ?? throw new InvalidOperationException("fabric up did not start");
             var cluster = new LocalCluster(process, dir, output);
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (cluster._log) cluster._log.AppendLine(e.Data); };
@@ -295,6 +326,15 @@ public sealed class LinuxFactAttribute : FactAttribute
     public LinuxFactAttribute()
     {
         if (!OperatingSystem.IsLinux()) Skip = "needs Linux: VTEPs on 127.0.0.2 … and /proc";
+    }
+}
+
+/// <summary>A fact that needs root and the `ip` command (network namespaces, a bridge, veth pairs).</summary>
+public sealed class RootNetnsFactAttribute : FactAttribute
+{
+    public RootNetnsFactAttribute()
+    {
+        if (Netns.Unsupported() is { } why) Skip = why;
     }
 }
 

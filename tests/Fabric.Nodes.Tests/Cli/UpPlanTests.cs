@@ -118,3 +118,77 @@ public class UpPlanTests
         Assert.Matches("^[A-Za-z0-9_-]+$", a);
     }
 }
+
+/// <summary>`fabric up --netns`: the namespace layout and the `ip` commands (pure).</summary>
+public class NetnsPlanTests
+{
+    private static UpPlan Plan(int nodes = 3, string? underlay = null)
+        => UpPlan.Create(new UpOptions(nodes, "/tmp/n", 5000) { Netns = true, Underlay = underlay }, "t");
+
+    [Fact]
+    public void Each_node_takes_the_underlay_address_for_everything_and_the_bridge_the_last_one()
+    {
+        var plan = Plan();
+        Assert.Equal("10.250.0.0/24", plan.Underlay.ToString());
+        Assert.Equal("10.250.0.254", plan.BridgeAddress);
+        Assert.Equal(["10.250.0.1", "10.250.0.2", "10.250.0.3"], plan.Nodes.Select(n => n.VtepAddress));
+        Assert.Equal(["fabric-node-1", "fabric-node-2", "fabric-node-3"], plan.Nodes.Select(n => n.Namespace));
+        Assert.Equal("akka.tcp://fabric@10.250.0.2:5002", plan.Nodes[1].AkkaAddress);
+        Assert.Equal("http://10.250.0.2:5003", plan.Nodes[1].HttpUrl);
+        var config = Fabric.Actors.Configuration.FabricHocon.Load(overrides: plan.NodeHocon(plan.Nodes[1]));
+        Assert.Equal("10.250.0.2", config.GetString("akka.remote.dot-netty.tcp.hostname"));
+        Assert.Equal("10.250.0.2", config.GetString("fabric.http.address"));
+        Assert.Equal(["akka.tcp://fabric@10.250.0.1:5000"], config.GetStringList("akka.cluster.seed-nodes"));
+    }
+
+    [Fact]
+    public void Another_underlay_is_honoured_with_host_bits_cleared()
+    {
+        var plan = Plan(2, "192.168.77.9/28");
+        Assert.Equal("192.168.77.0/28", plan.Underlay.ToString());
+        Assert.Equal("192.168.77.14", plan.BridgeAddress);
+        Assert.Equal(["192.168.77.1", "192.168.77.2"], plan.Nodes.Select(n => n.VtepAddress));
+    }
+
+    [Theory]
+    [InlineData(3, "10.0.0.0/30", "room for 2 hosts")]
+    [InlineData(3, "fe80::/64", "not an IPv4 CIDR")]
+    [InlineData(3, "10.0.0.0", "not an IPv4 CIDR")]
+    public void Underlays_too_small_or_malformed_are_refused(int nodes, string underlay, string reason)
+    {
+        var e = Assert.Throws<CliException>(() => Plan(nodes, underlay));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Underlay_without_netns_is_refused()
+        => Assert.Throws<CliException>(() => UpPlan.Create(new UpOptions(3, "/tmp/n", 5000) { Underlay = "10.1.0.0/24" }, "t"));
+
+    [Fact]
+    public void The_ip_commands_build_bridge_namespaces_and_veth_pairs_and_teardown_removes_them()
+    {
+        var plan = Plan(2);
+        var setup = Netns.SetupCommands(plan).Select(c => string.Join(' ', c)).ToArray();
+        Assert.Equal("link add fabric-br type bridge", setup[0]);
+        Assert.Contains("addr add 10.250.0.254/24 dev fabric-br", setup);
+        Assert.Contains("netns add fabric-node-2", setup);
+        Assert.Contains("link add fv-2 type veth peer name fp-2", setup);
+        Assert.Contains("link set fp-2 netns fabric-node-2", setup);
+        Assert.Contains("-n fabric-node-2 addr add 10.250.0.2/24 dev eth0", setup);
+        Assert.Contains("link set fv-2 master fabric-br", setup);
+        Assert.True(Array.IndexOf(setup, "netns add fabric-node-2") < Array.IndexOf(setup, "link set fp-2 netns fabric-node-2"));
+        var teardown = Netns.TeardownCommands(plan.Nodes.Select(n => n.Namespace!)).Select(c => string.Join(' ', c));
+        Assert.Equal(["netns del fabric-node-1", "netns del fabric-node-2", "link del fabric-br"], teardown);
+    }
+
+    [Fact]
+    public void Interface_names_fit_linux_limit_of_15_characters()
+    {
+        var plan = Plan(254, "10.0.0.0/16");
+        Assert.All(plan.Nodes, n =>
+        {
+            var (host, peer) = Netns.VethNames(n);
+            Assert.True(host.Length <= 15 && peer.Length <= 15);
+        });
+    }
+}
