@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Fabric.Nodes.Cli.Ctl;
+
+/// <summary>The server answered with an error (RFC 9457 problem details, or anything else that is not 2xx).</summary>
+public sealed class CtlException(string message) : Exception(message);
+
+/// <summary>An answer of the HTTP API: its raw text (for --json) and the parsed JSON (null when empty).</summary>
+public sealed record CtlResponse(HttpStatusCode Status, string Raw, JsonNode? Json);
+
+/// <summary>
+/// The options every <c>fabric ctl</c> command shares, and where their defaults come from: --url, then
+/// FABRIC_URL, then the first node of ./fabric-data/cluster.json; --token, then FABRIC_TOKEN, then that file.
+/// </summary>
+public static class CtlOptions
+{
+    public const string UrlVariable = "FABRIC_URL";
+    public static readonly string DefaultClusterFile = Path.Combine(UpOptions.DefaultDataDir, UpPlan.ClusterFileName);
+
+    public static readonly Option<string?> Url = new("--url") { Description = $"a node's management URL (default: ${UrlVariable}, else the first node in {DefaultClusterFile})", Recursive = true };
+    public static readonly Option<string?> Token = new("--token") { Description = $"bearer token (default: ${NodeCommand.TokenVariable}, else the token in the cluster file)", Recursive = true };
+    public static readonly Option<string?> Cluster = new("--cluster") { Description = $"cluster file written by `fabric up` (default {DefaultClusterFile})", Recursive = true };
+    public static readonly Option<bool> Json = new("--json") { Description = "print the server's JSON as it is (for scripts)", Recursive = true };
+
+    /// <summary>Resolves URL and token as described on the class.</summary>
+    public static (string Url, string? Token) Resolve(string? url, string? token, string? clusterFile, Func<string, string?> environment)
+    {
+        url ??= NullIfBlank(environment(UrlVariable));
+        token ??= NullIfBlank(environment(NodeCommand.TokenVariable));
+        if (url is null || token is null)
+        {
+            var path = clusterFile ?? DefaultClusterFile;
+            if (File.Exists(path))
+            {
+                var cluster = ClusterFile.Read(path);
+                url ??= cluster.Nodes.FirstOrDefault()?.Http;
+                token ??= cluster.Token;
+            }
+            else if (clusterFile is not null) throw new CtlException($"the cluster file {clusterFile} does not exist");
+        }
+        if (url is null)
+            throw new CtlException($"no node to talk to: pass --url (or set {UrlVariable}), or run `fabric up` here so that {DefaultClusterFile} exists");
+        return (url.TrimEnd('/'), token);
+    }
+
+    private static string? NullIfBlank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+}
+
+/// <summary>A thin HTTP client of the management API.</summary>
+public sealed class CtlClient(string baseUrl, string? token, TimeSpan? timeout = null) : IDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+
+    public string BaseUrl { get; } = baseUrl;
+
+    public static CtlClient From(ParseResult parse)
+    {
+        var (url, token) = CtlOptions.Resolve(parse.GetValue(CtlOptions.Url), parse.GetValue(CtlOptions.Token), parse.GetValue(CtlOptions.Cluster),
+            Environment.GetEnvironmentVariable);
+        return new CtlClient(url, token);
+    }
+
+    public Task<CtlResponse> GetAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Get, path, null, ct);
+    public Task<CtlResponse> PostAsync(string path, JsonObject body, CancellationToken ct = default) => SendAsync(HttpMethod.Post, path, body, ct);
+    public Task<CtlResponse> PutAsync(string path, JsonObject body, CancellationToken ct = default) => SendAsync(HttpMethod.Put, path, body, ct);
+    public Task<CtlResponse> DeleteAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, path, null, ct);
+
+    public async Task<CtlResponse> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(method, BaseUrl + path);
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (body is not null) request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CtlException($"cannot reach {BaseUrl}: {e.Message} (is the cluster running? `fabric up` prints the URLs)");
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new CtlException($"{method} {BaseUrl}{path} did not answer within {_http.Timeout.TotalSeconds:0} s");
+        }
+        using (response)
+        {
+            var raw = await response.Content.ReadAsStringAsync(ct);
+            JsonNode? json = null;
+            if (!string.IsNullOrWhiteSpace(raw))
+            {
+                try { json = JsonNode.Parse(raw); }
+                catch (JsonException) { json = null; }
+            }
+            if (!response.IsSuccessStatusCode) throw new CtlException(DescribeError(response.StatusCode, raw, json));
+            return new CtlResponse(response.StatusCode, raw, json);
+        }
+    }
+
+    /// <summary>One line for an error answer: status, title, detail, and each invalid field with its messages.</summary>
+    public static string DescribeError(HttpStatusCode status, string raw, JsonNode? json)
+    {
+        var code = (int)status;
+        if (json is JsonObject problem)
+        {
+            var title = Text(problem["title"]) ?? status.ToString();
+            var detail = Text(problem["detail"]);
+            var line = new StringBuilder($"{code} {title}");
+            if (detail is not null && detail != title) line.Append(": ").Append(detail);
+            if (problem["errors"] is JsonObject errors && errors.Count > 0)
+            {
+                var fields = errors.Select(kv => kv.Value switch
+                {
+                    JsonArray messages => $"{kv.Key}: {string.Join(", ", messages.Select(Text).Where(m => m is not null))}",
+                    var v => $"{kv.Key}: {Text(v)}",
+                });
+                line.Append(detail is null ? ": " : " (").Append(string.Join("; ", fields)).Append(detail is null ? "" : ")");
+            }
+            return line.ToString();
+        }
+        var hint = status switch
+        {
+            HttpStatusCode.Unauthorized => " (no token: pass --token or set FABRIC_TOKEN)",
+            HttpStatusCode.Forbidden => " (wrong token)",
+            _ => "",
+        };
+        var text = string.IsNullOrWhiteSpace(raw) ? status.ToString() : raw.ReplaceLineEndings(" ").Trim();
+        return $"{code} {(text.Length > 200 ? text[..200] + " …" : text)}{hint}";
+    }
+
+    internal static string? Text(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => node.ToJsonString(),
+    };
+
+    public void Dispose() => _http.Dispose();
+}
