@@ -109,14 +109,23 @@ public class KernelVxlanInteropTests
     {
         using var r = Build(kernelLearning: false);
         var pcap = Path.Combine(Path.GetTempPath(), $"fabric-interop-{r.Tag}.pcap");
-        var capture = Process.Start(new ProcessStartInfo("tshark", ["-q", "-i", r.HostVeth, "-f", "udp port 4789", "-w", pcap, "-a", "duration:6"])
+        var capture = Process.Start(new ProcessStartInfo("tshark", ["-i", r.HostVeth, "-f", "udp port 4789", "-w", pcap, "-c", "6", "-a", "duration:40"])
             { RedirectStandardError = true, RedirectStandardOutput = true })!;
         try
         {
-            Thread.Sleep(1500); // tshark needs a moment before it captures
+            // Ping only once tshark says it is capturing: under load it can take seconds to get there.
+            var ready = Task.Run(() =>
+            {
+                string? line;
+                while ((line = capture.StandardError.ReadLine()) is not null)
+                    if (line.Contains("Capturing on", StringComparison.Ordinal)) return true;
+                return false;
+            });
+            Assert.True(ready.Wait(TimeSpan.FromSeconds(30)) && ready.Result, "tshark never started capturing");
+            _ = capture.StandardError.ReadToEndAsync();
             var ping = Run("ip", "netns", "exec", r.VmNs, "ping", "-c", "3", "-i", "0.2", "-W", "2", r.KernelHostIp.ToString());
             Assert.True(ping.Code == 0, ping.Output);
-            capture.WaitForExit(15000);
+            Assert.True(capture.WaitForExit(40000), "tshark did not see 6 packets");
             var fields = Run("tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-T", "fields", "-e", "vxlan.vni", "-e", "vxlan.flag_i", "-e", "eth.type", "-e", "_ws.expert.message");
             Assert.True(fields.Code == 0, fields.Output);
             var lines = fields.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => char.IsDigit(l[0])).ToArray();
