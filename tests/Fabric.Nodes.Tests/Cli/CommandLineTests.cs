@@ -188,6 +188,13 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void A_field_message_that_is_the_detail_is_said_once_after_the_field()
+    {
+        var problem = JsonNode.Parse("""{ "title": "The request is invalid", "status": 400, "detail": "VNI 0 is outside 1..16777215", "errors": { "vni": ["VNI 0 is outside 1..16777215"] } }""");
+        Assert.Equal("400 The request is invalid: vni: VNI 0 is outside 1..16777215", CtlClient.DescribeError(HttpStatusCode.BadRequest, "", problem));
+    }
+
+    [Fact]
     public void A_bare_401_says_what_is_missing()
         => Assert.Contains("no token", CtlClient.DescribeError(HttpStatusCode.Unauthorized, "", null), StringComparison.Ordinal);
 

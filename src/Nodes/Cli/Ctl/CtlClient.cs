@@ -111,15 +111,21 @@ public sealed class CtlClient(string baseUrl, string? token, TimeSpan? timeout =
             var title = Text(problem["title"]) ?? status.ToString();
             var detail = Text(problem["detail"]);
             var line = new StringBuilder($"{code} {title}");
-            if (detail is not null && detail != title) line.Append(": ").Append(detail);
-            if (problem["errors"] is JsonObject errors && errors.Count > 0)
+            var fields = problem["errors"] is JsonObject errors
+                ? errors.Select(kv => (Field: kv.Key, Messages: kv.Value is JsonArray a ? a.Select(Text).OfType<string>().ToArray() : [Text(kv.Value) ?? ""])).ToArray()
+                : [];
+            // The field's message often is the detail itself: then say it once, after the field's name.
+            var onlyRepeatDetail = detail is not null && fields.Length > 0 && fields.All(f => f.Messages.All(m => m == detail));
+            if (onlyRepeatDetail)
+                line.Append(": ").Append(string.Join(", ", fields.Select(f => f.Field))).Append(": ").Append(detail);
+            else
             {
-                var fields = errors.Select(kv => kv.Value switch
+                if (detail is not null && detail != title) line.Append(": ").Append(detail);
+                if (fields.Length > 0)
                 {
-                    JsonArray messages => $"{kv.Key}: {string.Join(", ", messages.Select(Text).Where(m => m is not null))}",
-                    var v => $"{kv.Key}: {Text(v)}",
-                });
-                line.Append(detail is null ? ": " : " (").Append(string.Join("; ", fields)).Append(detail is null ? "" : ")");
+                    var listed = string.Join("; ", fields.Select(f => $"{f.Field}: {string.Join(", ", f.Messages)}"));
+                    line.Append(detail is null ? ": " + listed : " (" + listed + ")");
+                }
             }
             return line.ToString();
         }
