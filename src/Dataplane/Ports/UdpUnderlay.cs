@@ -66,16 +66,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
         var first = batch.Count;
         for (int k = 0; k < max; k++)
         {
-            _iov[k].Base = (void*)batch.SlotPointer(first + k, PacketBatch.Headroom);
-            _iov[k].Length = (nuint)batch.MaxFrame;
-            ref var h = ref _msgs[k].Header;
-            h.Name = &_addrs[k];
-            h.NameLength = (uint)sizeof(Libc.SockAddrIn);
-            h.Iov = &_iov[k];
-            h.IovLength = 1;
-            h.Control = null;
-            h.ControlLength = 0;
-            h.Flags = 0;
+            PrepareMessage(k, batch.SlotPointer(first + k, PacketBatch.Headroom), batch.MaxFrame);
         }
         int got;
         if (_batched)
@@ -118,23 +109,30 @@ public sealed unsafe class UdpUnderlay : IDisposable
         {
             ref readonly var e = ref entries[i];
             if (e.Kind != TxKind.Underlay) continue;
-            _iov[n].Base = (void*)batch.SlotPointer(e.Slot, e.Offset);
-            _iov[n].Length = (nuint)e.Length;
+            PrepareMessage(n, batch.SlotPointer(e.Slot, e.Offset), e.Length);
             _addrs[n].Family = Libc.AF_INET;
             _addrs[n].PortBE = BinaryPrimitives.ReverseEndianness(e.Destination.Port);
             _addrs[n].AddressBE = BinaryPrimitives.ReverseEndianness(e.Destination.Address.Value);
-            ref var h = ref _msgs[n].Header;
-            h.Name = &_addrs[n];
-            h.NameLength = (uint)sizeof(Libc.SockAddrIn);
-            h.Iov = &_iov[n];
-            h.IovLength = 1;
-            h.Control = null;
-            h.ControlLength = 0;
-            h.Flags = 0;
             if (++n == MaxBatch) { sent += Flush(n); n = 0; }
         }
         if (n > 0) sent += Flush(n);
         return sent;
+    }
+
+    /// <summary>Points message <paramref name="k"/> at one buffer and at its own address slot (filled by the kernel on receive, by us on send).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void PrepareMessage(int k, nint buffer, int length)
+    {
+        _iov[k].Base = (void*)buffer;
+        _iov[k].Length = (nuint)length;
+        ref var h = ref _msgs[k].Header;
+        h.Name = &_addrs[k];
+        h.NameLength = (uint)sizeof(Libc.SockAddrIn);
+        h.Iov = &_iov[k];
+        h.IovLength = 1;
+        h.Control = null;
+        h.ControlLength = 0;
+        h.Flags = 0;
     }
 
     private int Flush(int n)
