@@ -28,6 +28,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
     private readonly int _wakeFd;
     private IDataplanePort?[] _ports = new IDataplanePort?[16];
     private readonly List<IDataplanePort> _portList = new();
+    /// <summary>Serialises port commands applied off the dataplane thread (before it starts, after it stops) with Stop's cleanup.</summary>
+    private readonly object _offThread = new();
     private Thread? _thread;
     private volatile bool _stopping;
     private int _rr;
@@ -91,7 +93,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _commands.Enqueue((add, remove, done));
         Signal();
-        if (_thread is null || !_thread.IsAlive) ApplyCommands(); // not running yet: apply here
+        // Not running (yet, or any more): apply here, one caller at a time and never beside Stop's cleanup.
+        if (_thread is null || !_thread.IsAlive) lock (_offThread) ApplyCommands();
         return done.Task;
     }
 
@@ -114,6 +117,12 @@ public sealed unsafe class DataplaneEngine : IDisposable
         {
             try
             {
+                if (_stopping && c.Add is { } late)
+                {
+                    // A port plugged while the node shuts down: nothing would ever poll or close it.
+                    late.Dispose();
+                    throw new ObjectDisposedException(nameof(DataplaneEngine), "the dataplane engine has stopped");
+                }
                 if (c.Add is { } port)
                 {
                     if (port.Id < 0) throw new ArgumentException("port ids are non-negative");
@@ -202,8 +211,15 @@ public sealed unsafe class DataplaneEngine : IDisposable
         _stopping = true;
         Signal();
         _thread?.Join(TimeSpan.FromSeconds(5));
-        foreach (var p in _portList) { try { p.Dispose(); } catch { /* shutting down */ } }
-        _portList.Clear();
+        // Port commands may still arrive from actors that are stopping too (they apply off-thread now): drain
+        // them under the same lock so the port list is never changed while it is being closed.
+        lock (_offThread)
+        {
+            ApplyCommands();
+            foreach (var p in _portList) { try { p.Dispose(); } catch { /* shutting down */ } }
+            _portList.Clear();
+            Array.Clear(_ports);
+        }
     }
 
     public void Dispose()
