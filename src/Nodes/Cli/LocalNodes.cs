@@ -30,12 +30,12 @@ public sealed class LocalNode(NodePlan plan, Process process) : IDisposable
     /// Ctrl-C reaches only the launcher, which stops the nodes in order. FABRIC_PARENT_PID makes the node stop
     /// by itself should the launcher die without doing so.
     /// </summary>
-    public static LocalNode Start(Launcher launcher, NodePlan plan)
+    public static LocalNode Start(Launcher launcher, NodePlan plan, bool append = false)
     {
         var setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add((setsid is null ? "exec " : $"exec '{setsid}' ") + "\"$@\" </dev/null >\"$FABRIC_LOG\" 2>&1");
+        psi.ArgumentList.Add((setsid is null ? "exec " : $"exec '{setsid}' ") + "\"$@\" </dev/null " + (append ? ">>" : ">") + "\"$FABRIC_LOG\" 2>&1");
         psi.ArgumentList.Add("fabric-node");
         if (plan.Namespace is not null)
         {

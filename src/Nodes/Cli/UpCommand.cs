@@ -12,7 +12,12 @@ public static class UpCommand
 {
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
 
-    public sealed record Parsed(UpOptions Options, bool Netns, string? Underlay, TimeSpan Timeout);
+    public sealed record Parsed(UpOptions Options, bool Netns, string? Underlay, TimeSpan Timeout)
+    {
+        /// <summary>A file of HOCON for every node (null: none).</summary>
+        public string? HoconFile { get; init; }
+        public RestartPolicy Restart { get; init; } = RestartPolicy.Default;
+    }
 
     public static Command Create()
     {
@@ -39,15 +44,34 @@ public static class UpCommand
         };
         var netns = new Option<bool>("--netns") { Description = "as root: each node in a network namespace of its own (fabric-node-i) on one bridge (fabric-br)" };
         var underlay = new Option<string?>("--underlay") { Description = "with --netns: the underlay CIDR (default 10.250.0.0/24)" };
+        var hocon = new Option<FileInfo?>("--hocon")
+        {
+            Description = "a HOCON file added to every node's configuration, last (e.g. include \"postgres.conf\" and fabric.store.connection-string)",
+        };
+        var restart = new Option<string>("--restart")
+        {
+            Description = "restart a node that exits on its own: never, on-failure (non-zero exit or killed, e.g. downed by the split brain resolver) or always",
+            DefaultValueFactory = _ => RestartPolicy.Name(RestartPolicy.Default.Mode),
+        };
+        restart.AcceptOnlyFromAmong("never", "on-failure", "always");
+        var restartDelay = new Option<double>("--restart-delay")
+        {
+            Description = "seconds before the first restart of a node; doubled (up to 60 s) while it keeps exiting within 30 s of starting",
+            DefaultValueFactory = _ => RestartPolicy.Default.Delay.TotalSeconds,
+        };
         var command = new Command("up", "Start a cluster of N nodes on this machine; Ctrl-C stops it")
         {
-            nodes, data, basePort, vtepPort, timeout, netns, underlay,
+            nodes, data, basePort, vtepPort, timeout, netns, underlay, hocon, restart, restartDelay,
         };
         command.SetAction((parse, _) =>
         {
             var parsed = new Parsed(
                 new UpOptions(parse.GetValue(nodes), parse.GetValue(data) ?? UpOptions.DefaultDataDir, parse.GetValue(basePort), parse.GetValue(vtepPort)),
-                parse.GetValue(netns), parse.GetValue(underlay), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))));
+                parse.GetValue(netns), parse.GetValue(underlay), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))))
+            {
+                HoconFile = parse.GetValue(hocon)?.FullName,
+                Restart = new RestartPolicy(RestartPolicy.Parse(parse.GetValue(restart)), TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(restartDelay), 0, 3600))),
+            };
             return RunAsync(parsed);
         });
         return command;
@@ -59,8 +83,14 @@ public static class UpCommand
             return Errors.Fail("`fabric up` runs on Linux (it uses 127.0.0.2 … as VTEP addresses and POSIX signals)");
         if (parsed.Netns && Netns.Unsupported() is { } why) return Errors.Fail(why);
 
+        string? extraHocon = null;
+        if (parsed.HoconFile is { } hoconFile)
+        {
+            if (!File.Exists(hoconFile)) return Errors.Fail($"--hocon: the file {hoconFile} does not exist");
+            extraHocon = await File.ReadAllTextAsync(hoconFile);
+        }
         UpPlan plan;
-        try { plan = UpPlan.Create(parsed.Options with { Netns = parsed.Netns, Underlay = parsed.Underlay }, UpPlan.NewToken()); }
+        try { plan = UpPlan.Create(parsed.Options with { Netns = parsed.Netns, Underlay = parsed.Underlay, ExtraHocon = extraHocon }, UpPlan.NewToken()); }
         catch (CliException e) { return Errors.Fail(e.Message); }
 
         Directory.CreateDirectory(plan.DataDir);
@@ -104,7 +134,7 @@ public static class UpCommand
             AnsiConsole.MarkupLineInterpolated($"Wrote [bold]{plan.ClusterFile}[/] (the bearer token is in it; {ctlHint}).");
             AnsiConsole.MarkupLineInterpolated($"Logs: {Path.Combine(plan.DataDir, "node-*.log")}. Try [bold]fabric ctl members[/]. Ctrl-C stops the cluster.");
 
-            if (!await WatchAsync(children, shutdown.Token)) return 1;
+            if (!await WatchAsync(children, launcher, parsed.Restart, shutdown.Token)) return 1;
             AnsiConsole.MarkupLineInterpolated($"Stopping {children.Count} nodes ({shutdown.Reason}) …");
             return 0;
         }
@@ -226,22 +256,84 @@ public static class UpCommand
         catch (TaskCanceledException) when (!ct.IsCancellationRequested) { return null; } // the 2 s request timeout
     }
 
-    /// <summary>Waits for the stop signal (true), reporting any node that exits on its own meanwhile; false when all have.</summary>
-    private static async Task<bool> WatchAsync(IReadOnlyList<LocalNode> nodes, CancellationToken stop)
+    /// <summary>
+    /// Waits for the stop signal (true), reporting any node that exits on its own meanwhile and restarting it as
+    /// the policy says (a node downed by the split brain resolver exits 1: it comes back, joins and relearns, as
+    /// a process supervisor would bring it back on a real host); false when every node has exited for good.
+    /// </summary>
+    private static async Task<bool> WatchAsync(List<LocalNode> nodes, Launcher launcher, RestartPolicy policy, CancellationToken stop)
     {
-        var reported = new HashSet<string>();
+        var pending = new Dictionary<string, (DateTime Due, int Attempt)>();
+        var startedAt = nodes.ToDictionary(n => n.Plan.Name, _ => DateTime.UtcNow);
+        var delays = nodes.ToDictionary(n => n.Plan.Name, _ => policy.Delay);
+        var restarts = nodes.ToDictionary(n => n.Plan.Name, _ => 0);
+        var gone = new HashSet<string>();
         while (!stop.IsCancellationRequested)
         {
-            foreach (var n in nodes.Where(n => n.HasExited && reported.Add(n.Plan.Name)))
-                Errors.Write($"{n.Plan.Name} exited on its own (code {n.Process.ExitCode}); see {n.Plan.LogFile}");
-            if (reported.Count == nodes.Count)
+            for (var i = 0; i < nodes.Count; i++)
+            {
+                var n = nodes[i];
+                var name = n.Plan.Name;
+                if (n.HasExited && !pending.ContainsKey(name) && !gone.Contains(name))
+                {
+                    var code = n.Process.ExitCode;
+                    if (!policy.Restarts(code))
+                    {
+                        gone.Add(name);
+                        Errors.Write($"{name} exited on its own (code {code}); see {n.Plan.LogFile}");
+                        continue;
+                    }
+                    // A node that keeps dying soon after it starts waits longer each time (crash-loop backoff).
+                    var delay = DateTime.UtcNow - startedAt[name] < RestartPolicy.StableAfter ? delays[name] : policy.Delay;
+                    delays[name] = TimeSpan.FromTicks(Math.Min(RestartPolicy.MaxDelay.Ticks, Math.Max(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks)));
+                    pending[name] = (DateTime.UtcNow + delay, ++restarts[name]);
+                    Console.WriteLine($"{name} exited (code {code}); restarting it in {delay.TotalSeconds:0.#} s (restart {restarts[name]}); see {n.Plan.LogFile}");
+                }
+                else if (pending.TryGetValue(name, out var due) && DateTime.UtcNow >= due.Due)
+                {
+                    pending.Remove(name);
+                    n.Dispose();
+                    nodes[i] = LocalNode.Start(launcher, n.Plan, append: true);
+                    startedAt[name] = DateTime.UtcNow;
+                    Console.WriteLine($"{name} restarted (pid {nodes[i].Pid})");
+                }
+            }
+            if (gone.Count == nodes.Count)
             {
                 Errors.Write("every node has exited");
                 return false;
             }
-            try { await Task.Delay(TimeSpan.FromMilliseconds(500), stop); }
+            try { await Task.Delay(TimeSpan.FromMilliseconds(200), stop); }
             catch (OperationCanceledException) { }
         }
         return true;
     }
+}
+
+public enum RestartMode { Never, OnFailure, Always }
+
+/// <summary>When <c>fabric up</c> brings back a node that exited on its own, and after how long.</summary>
+public sealed record RestartPolicy(RestartMode Mode, TimeSpan Delay)
+{
+    public static readonly RestartPolicy Default = new(RestartMode.OnFailure, TimeSpan.FromSeconds(2));
+    /// <summary>A node that ran this long before exiting is restarted after the base delay again.</summary>
+    public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(60);
+
+    public static string Name(RestartMode mode) => mode switch { RestartMode.Always => "always", RestartMode.OnFailure => "on-failure", _ => "never" };
+
+    public static RestartMode Parse(string? text) => text switch
+    {
+        "always" => RestartMode.Always,
+        "never" => RestartMode.Never,
+        _ => RestartMode.OnFailure,
+    };
+
+    /// <summary>Whether a node that exited with <paramref name="exitCode"/> (negative or over 128: killed by a signal) comes back.</summary>
+    public bool Restarts(int exitCode) => Mode switch
+    {
+        RestartMode.Always => true,
+        RestartMode.OnFailure => exitCode != 0,
+        _ => false,
+    };
 }

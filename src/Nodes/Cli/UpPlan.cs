@@ -12,6 +12,8 @@ public sealed record UpOptions(int Nodes, string DataDir, int BasePort, int Vtep
     public bool Netns { get; init; }
     /// <summary>With <see cref="Netns"/>: the underlay CIDR (null: <see cref="DefaultUnderlay"/>).</summary>
     public string? Underlay { get; init; }
+    /// <summary>HOCON added to every node's file, last (e.g. <c>include "postgres.conf"</c> and a connection string).</summary>
+    public string? ExtraHocon { get; init; }
     public const string DefaultUnderlay = "10.250.0.0/24";
 
     public const int DefaultNodes = 3;
@@ -62,6 +64,9 @@ public sealed record NodePlan(int Index, string Name, string VtepAddress, int Vt
 /// </summary>
 public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan> Nodes, Cidr? Underlay = null)
 {
+    /// <summary>HOCON appended to every node's file (from <c>--hocon FILE</c>).</summary>
+    public string? ExtraHocon { get; init; }
+
     public const string Bridge = "fabric-br";
 
     public const string Host = "127.0.0.1";
@@ -84,7 +89,7 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
             return new NodePlan(i, name, vtep, options.VtepPort, underlay is null ? Host : vtep, akka, akka + 1,
                 Path.Combine(dir, name + ".conf"), Path.Combine(dir, name + ".log"), underlay is null ? null : "fabric-" + name);
         }).ToArray();
-        return new UpPlan(dir, token, nodes, underlay);
+        return new UpPlan(dir, token, nodes, underlay) { ExtraHocon = options.ExtraHocon };
     }
 
     /// <summary>With --netns: the bridge's address (the underlay's last host address).</summary>
@@ -101,7 +106,10 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
         {
             Hostname = node.Host,
             Port = node.AkkaPort,
-            SeedNodes = [Seed.AkkaAddress],
+            // Every node is a seed, node-1 first. With node-1 alone listed, a restarted node-1 would join itself and
+            // form a second cluster beside the running one; with all listed, the first seed asks the others first
+            // and joins itself only when none of them is a member yet (the cluster's very first start).
+            SeedNodes = [.. Nodes.Select(n => n.AkkaAddress)],
             DataDir = DataDir,
             NodeName = node.Name,
             Extra = string.Join('\n',
@@ -109,7 +117,8 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
                 $"fabric.vtep.port = {node.VtepPort.ToString(CultureInfo.InvariantCulture)}",
                 $"fabric.http.address = {FabricHocon.Quote(node.Host)}",
                 $"fabric.http.port = {node.HttpPort.ToString(CultureInfo.InvariantCulture)}",
-                $"fabric.http.token = {FabricHocon.Quote(Token)}"),
+                $"fabric.http.token = {FabricHocon.Quote(Token)}",
+                ExtraHocon is null ? "" : "# from --hocon\n" + ExtraHocon),
         };
         var run = node.Namespace is null ? "" : $"ip netns exec {node.Namespace} ";
         return $"# Written by `fabric up` for {node.Name} of {Nodes.Count}; `{run}fabric node --config {node.ConfigFile}` runs it.\n"

@@ -58,8 +58,10 @@ public class UpPlanTests
             Assert.Equal("127.0.0.1", config.GetString("fabric.http.address"));
             Assert.Equal(node.HttpPort, config.GetInt("fabric.http.port"));
             Assert.Equal("t0ken", config.GetString("fabric.http.token"));
-            // node-1 is the seed every node lists (itself too: with no other seed it forms the cluster).
-            Assert.Equal(["akka.tcp://fabric@127.0.0.1:5000"], config.GetStringList("akka.cluster.seed-nodes"));
+            // Every node lists every node as a seed, node-1 first: node-1 forms the cluster on the first start, and a
+            // restarted node-1 joins the running cluster instead of forming a second one.
+            Assert.Equal(["akka.tcp://fabric@127.0.0.1:5000", "akka.tcp://fabric@127.0.0.1:5002", "akka.tcp://fabric@127.0.0.1:5004"],
+                config.GetStringList("akka.cluster.seed-nodes"));
         }
     }
 
@@ -138,7 +140,20 @@ public class NetnsPlanTests
         var config = Fabric.Actors.Configuration.FabricHocon.Load(overrides: plan.NodeHocon(plan.Nodes[1]));
         Assert.Equal("10.250.0.2", config.GetString("akka.remote.dot-netty.tcp.hostname"));
         Assert.Equal("10.250.0.2", config.GetString("fabric.http.address"));
-        Assert.Equal(["akka.tcp://fabric@10.250.0.1:5000"], config.GetStringList("akka.cluster.seed-nodes"));
+        Assert.Equal(["akka.tcp://fabric@10.250.0.1:5000", "akka.tcp://fabric@10.250.0.2:5002", "akka.tcp://fabric@10.250.0.3:5004"],
+            config.GetStringList("akka.cluster.seed-nodes"));
+    }
+
+    [Fact]
+    public void Hocon_from_the_command_line_goes_last_into_every_node_file()
+    {
+        var plan = UpPlan.Create(new UpOptions(2, "/tmp/n", 5000) { ExtraHocon = "fabric.store.connection-string = \"Host=db\"\nakka.cluster.split-brain-resolver.stable-after = 7s" }, "t");
+        foreach (var node in plan.Nodes)
+        {
+            var config = Fabric.Actors.Configuration.FabricHocon.Load(overrides: plan.NodeHocon(node));
+            Assert.Equal("Host=db", config.GetString("fabric.store.connection-string"));
+            Assert.Equal(TimeSpan.FromSeconds(7), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        }
     }
 
     [Fact]
@@ -190,5 +205,28 @@ public class NetnsPlanTests
             var (host, peer) = Netns.VethNames(n);
             Assert.True(host.Length <= 15 && peer.Length <= 15);
         });
+    }
+}
+
+/// <summary>`fabric up --restart`: which exits bring a node back.</summary>
+public class RestartPolicyTests
+{
+    [Theory]
+    [InlineData("never", 0, false)]
+    [InlineData("never", 137, false)]
+    [InlineData("on-failure", 0, false)]
+    [InlineData("on-failure", 1, true)]   // downed by the split brain resolver
+    [InlineData("on-failure", 137, true)] // kill -9
+    [InlineData("always", 0, true)]       // a rolling restart's SIGTERM
+    public void A_node_comes_back_as_the_policy_says(string mode, int exitCode, bool restarts)
+        => Assert.Equal(restarts, new RestartPolicy(RestartPolicy.Parse(mode), TimeSpan.FromSeconds(1)).Restarts(exitCode));
+
+    [Fact]
+    public void The_command_line_takes_the_three_policies_and_nothing_else()
+    {
+        var up = UpCommand.Create();
+        Assert.Empty(up.Parse("--restart always --restart-delay 0.5").Errors);
+        Assert.NotEmpty(up.Parse("--restart sometimes").Errors);
+        Assert.Equal("on-failure", up.Parse("").GetValue<string>("--restart"));
     }
 }
