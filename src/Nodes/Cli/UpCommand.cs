@@ -134,7 +134,7 @@ public static class UpCommand
             AnsiConsole.MarkupLineInterpolated($"Wrote [bold]{plan.ClusterFile}[/] (the bearer token is in it; {ctlHint}).");
             AnsiConsole.MarkupLineInterpolated($"Logs: {Path.Combine(plan.DataDir, "node-*.log")}. Try [bold]fabric ctl members[/]. Ctrl-C stops the cluster.");
 
-            if (!await WatchAsync(children, launcher, parsed.Restart, shutdown.Token)) return 1;
+            if (!await WatchAsync(plan, children, launcher, parsed.Restart, shutdown.Token)) return 1;
             AnsiConsole.MarkupLineInterpolated($"Stopping {children.Count} nodes ({shutdown.Reason}) …");
             return 0;
         }
@@ -261,7 +261,7 @@ public static class UpCommand
     /// the policy says (a node downed by the split brain resolver exits 1: it comes back, joins and relearns, as
     /// a process supervisor would bring it back on a real host); false when every node has exited for good.
     /// </summary>
-    private static async Task<bool> WatchAsync(List<LocalNode> nodes, Launcher launcher, RestartPolicy policy, CancellationToken stop)
+    private static async Task<bool> WatchAsync(UpPlan plan, List<LocalNode> nodes, Launcher launcher, RestartPolicy policy, CancellationToken stop)
     {
         var pending = new Dictionary<string, (DateTime Due, int Attempt)>();
         var startedAt = nodes.ToDictionary(n => n.Plan.Name, _ => DateTime.UtcNow);
@@ -293,6 +293,9 @@ public static class UpCommand
                 {
                     pending.Remove(name);
                     n.Dispose();
+                    // Rejoin what runs; only when nothing else runs may the node form a cluster again.
+                    var othersRun = nodes.Any(o => o != n && !o.HasExited);
+                    await File.WriteAllTextAsync(n.Plan.ConfigFile, plan.NodeHocon(n.Plan, rejoin: othersRun), CancellationToken.None);
                     nodes[i] = LocalNode.Start(launcher, n.Plan, append: true);
                     startedAt[name] = DateTime.UtcNow;
                     Console.WriteLine($"{name} restarted (pid {nodes[i].Pid})");

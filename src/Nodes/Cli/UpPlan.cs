@@ -99,8 +99,14 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
     public static string NewToken()
         => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    /// <summary>The HOCON file of one node (read by <c>fabric node --config</c> on top of the shipped fabric.conf).</summary>
-    public string NodeHocon(NodePlan node)
+    /// <summary>
+    /// The HOCON file of one node (read by <c>fabric node --config</c> on top of the shipped fabric.conf). With
+    /// <paramref name="rejoin"/> (a restart while other nodes run) the node does not list itself as a seed: the
+    /// first seed of a list joins itself when no other seed answers in time, and a restarted node-1 cut off by a
+    /// partition would then form a second cluster (two configuration singletons on one journal). Without itself
+    /// in the list it keeps trying the others until it gets back in.
+    /// </summary>
+    public string NodeHocon(NodePlan node, bool rejoin = false)
     {
         var cluster = new NodeConfig
         {
@@ -109,7 +115,7 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
             // Every node is a seed, node-1 first. With node-1 alone listed, a restarted node-1 would join itself and
             // form a second cluster beside the running one; with all listed, the first seed asks the others first
             // and joins itself only when none of them is a member yet (the cluster's very first start).
-            SeedNodes = [.. Nodes.Select(n => n.AkkaAddress)],
+            SeedNodes = [.. Nodes.Where(n => !rejoin || n != node).Select(n => n.AkkaAddress)],
             DataDir = DataDir,
             NodeName = node.Name,
             Extra = string.Join('\n',

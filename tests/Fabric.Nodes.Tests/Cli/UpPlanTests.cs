@@ -145,6 +145,14 @@ public class NetnsPlanTests
     }
 
     [Fact]
+    public void A_restarted_node_does_not_list_itself_as_a_seed_so_it_can_only_rejoin()
+    {
+        var plan = Plan();
+        var config = Fabric.Actors.Configuration.FabricHocon.Load(overrides: plan.NodeHocon(plan.Nodes[0], rejoin: true));
+        Assert.Equal(["akka.tcp://fabric@10.250.0.2:5002", "akka.tcp://fabric@10.250.0.3:5004"], config.GetStringList("akka.cluster.seed-nodes"));
+    }
+
+    [Fact]
     public void Hocon_from_the_command_line_goes_last_into_every_node_file()
     {
         var plan = UpPlan.Create(new UpOptions(2, "/tmp/n", 5000) { ExtraHocon = "fabric.store.connection-string = \"Host=db\"\nakka.cluster.split-brain-resolver.stable-after = 7s" }, "t");
