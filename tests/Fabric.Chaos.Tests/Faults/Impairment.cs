@@ -258,9 +258,14 @@ public sealed partial class Impairment : IDisposable
         Iptables(tool, netns, ["-X", chain]);
     }
 
-    /// <summary>iptables-nft first (the Debian default), then iptables-legacy; both drive the same NFQUEUE target.</summary>
+    /// <summary>
+    /// iptables-nft first (the Debian default), then iptables-legacy, then a plain iptables of neither kind; both
+    /// drive the same NFQUEUE target (nft through NFT_COMPAT). Deduplicated by the binary they finally link to, so
+    /// the alternatives' <c>iptables</c> symlink is not asked twice.
+    /// </summary>
     private static IEnumerable<string> IptablesCandidates()
-        => new[] { "iptables-nft", "iptables-legacy", "iptables" }.Select(Harness.Tools.Find).OfType<string>().Distinct();
+        => new[] { "iptables-nft", "iptables-legacy", "iptables" }.Select(Harness.Tools.Find).OfType<string>()
+            .DistinctBy(path => File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path);
 
     private static (int ExitCode, string Output) Iptables(string tool, string netns, string[] args)
     {
