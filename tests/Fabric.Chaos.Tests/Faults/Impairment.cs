@@ -5,6 +5,17 @@ using System.Runtime.InteropServices;
 
 namespace Fabric.Chaos.Tests.Faults;
 
+/// <summary>How an <see cref="Impairment"/> works on the packets.</summary>
+public enum ImpairmentBackend
+{
+    /// <summary>The kernel's netem qdisc when the kernel has it (egress, no protocol filter), else NFQUEUE.</summary>
+    Auto,
+    /// <summary>The userspace netem: iptables NFQUEUE and verdicts from this process.</summary>
+    Nfqueue,
+    /// <summary>The kernel's netem qdisc (tc), or fail.</summary>
+    Netem,
+}
+
 /// <summary>Which way the impaired packets travel on the interface.</summary>
 public enum ImpairmentDirection
 {
@@ -84,7 +95,7 @@ public sealed partial class Impairment : IDisposable
 
     private readonly string chain;
     private readonly string[] jumpRule;
-    private readonly Thread thread;
+    private readonly Thread? thread;
     private readonly ManualResetEventSlim started = new();
     private Exception? startError;
     private volatile bool stopping;
@@ -102,8 +113,10 @@ public sealed partial class Impairment : IDisposable
     public IReadOnlyList<string> Exclude { get; }
     /// <summary>The NFQUEUE number (per namespace).</summary>
     public int QueueNumber { get; }
-    /// <summary>The iptables binary that worked here (iptables-nft or iptables-legacy).</summary>
+    /// <summary>The iptables binary that worked here (iptables-nft or iptables-legacy), or "tc netem".</summary>
     public string Backend { get; }
+    /// <summary>True when the kernel's netem qdisc does the work (no NFQUEUE, no thread; see <see cref="Counters"/>).</summary>
+    public bool UsesNetem { get; }
 
     /// <summary>Changes what is done to packets from now on (packets already held keep their due time).</summary>
     public ImpairmentSettings Settings
@@ -112,11 +125,16 @@ public sealed partial class Impairment : IDisposable
         set
         {
             value.Validate();
+            if (UsesNetem) ChangeNetem(value);
             settings = value;
         }
     }
 
-    public ImpairmentCounters Counters => new(
+    /// <summary>
+    /// What was done so far. Under netem only Seen, Dropped, Accepted (and Delayed, when there is a delay) are known
+    /// (from <c>tc -s qdisc</c>); MaxDelay is then the largest delay configured.
+    /// </summary>
+    public ImpairmentCounters Counters => UsesNetem ? NetemCounters() : new(
         Interlocked.Read(ref seen), Interlocked.Read(ref dropped), Interlocked.Read(ref accepted), Interlocked.Read(ref delayed),
         Interlocked.Read(ref reordered), Interlocked.Read(ref pending), TimeSpan.FromSeconds(Interlocked.Read(ref maxDelayTicks) / (double)Stopwatch.Frequency),
         Interlocked.Read(ref overruns), Interlocked.Read(ref verdictErrors));
@@ -129,10 +147,12 @@ public sealed partial class Impairment : IDisposable
     /// is bound and the rule is in place.
     /// </summary>
     public static Impairment Start(string netns, ImpairmentSettings settings, string iface = "eth0",
-        ImpairmentDirection direction = ImpairmentDirection.Egress, IEnumerable<string>? exclude = null, string? protocol = null)
-        => new(netns, settings, iface, direction, exclude, protocol);
+        ImpairmentDirection direction = ImpairmentDirection.Egress, IEnumerable<string>? exclude = null, string? protocol = null,
+        ImpairmentBackend backend = ImpairmentBackend.Auto)
+        => new(netns, settings, iface, direction, exclude, protocol, backend);
 
-    private Impairment(string netns, ImpairmentSettings settings, string iface, ImpairmentDirection direction, IEnumerable<string>? exclude, string? protocol)
+    private Impairment(string netns, ImpairmentSettings settings, string iface, ImpairmentDirection direction, IEnumerable<string>? exclude, string? protocol,
+        ImpairmentBackend backend)
     {
         settings.Validate();
         if (!File.Exists(NetnsPath(netns))) throw new ArgumentException($"no network namespace '{netns}' ({NetnsPath(netns)} does not exist)", nameof(netns));
@@ -148,6 +168,22 @@ public sealed partial class Impairment : IDisposable
         jumpRule = direction == ImpairmentDirection.Egress
             ? ["OUTPUT", "-o", iface, .. match, "-j", chain]
             : ["INPUT", "-i", iface, .. match, "-j", chain];
+
+        if (backend != ImpairmentBackend.Nfqueue)
+        {
+            var why = direction != ImpairmentDirection.Egress ? "netem works on egress only"
+                : protocol is not null ? "the netem path has no protocol filter"
+                : !NetemWorks.Value ? "this kernel has no sch_netem"
+                : TryInstallNetem();
+            if (why is null)
+            {
+                UsesNetem = true;
+                Backend = "tc netem";
+                lock (Live) Live.Add(this);
+                return;
+            }
+            if (backend == ImpairmentBackend.Netem) throw new InvalidOperationException($"cannot impair {netns}/{iface} with netem: {why}");
+        }
 
         thread = new Thread(Run) { IsBackground = true, Name = $"impairment {netns}/{iface} q{QueueNumber}" };
         thread.Start();
@@ -178,6 +214,12 @@ public sealed partial class Impairment : IDisposable
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         lock (Live) Live.Remove(this);
+        if (UsesNetem)
+        {
+            RemoveNetem();
+            started.Dispose();
+            return;
+        }
         try
         {
             RemoveRules(Backend, chain, jumpRule, Namespace);
@@ -185,7 +227,7 @@ public sealed partial class Impairment : IDisposable
         finally
         {
             stopping = true;
-            thread.Join();
+            thread!.Join();
             started.Dispose();
         }
     }
@@ -332,6 +374,7 @@ public sealed partial class Impairment : IDisposable
         long sequence = 0;
         var buffer = new byte[256 * 1024];
         var verdict = new byte[64];
+        var messages = new List<(Nfq.MessageKind, uint, int)>(); // reused: the loop allocates nothing per packet
 
         while (!stopping)
         {
@@ -357,7 +400,8 @@ public sealed partial class Impairment : IDisposable
                     break; // EAGAIN (or EINTR: poll again)
                 }
                 if (n == 0) break;
-                foreach (var (type, id, error) in Nfq.Parse(buffer.AsSpan(0, (int)n)))
+                Nfq.Parse(buffer.AsSpan(0, (int)n), messages);
+                foreach (var (type, id, error) in messages)
                 {
                     if (type == Nfq.MessageKind.Error) { if (error != 0) Interlocked.Increment(ref verdictErrors); continue; }
                     Interlocked.Increment(ref seen);
@@ -536,9 +580,9 @@ public sealed partial class Impairment : IDisposable
         }
 
         /// <summary>The packet ids (and errors) in one datagram from the kernel.</summary>
-        public static List<(MessageKind Kind, uint PacketId, int Error)> Parse(ReadOnlySpan<byte> datagram)
+        public static void Parse(ReadOnlySpan<byte> datagram, List<(MessageKind Kind, uint PacketId, int Error)> result)
         {
-            var result = new List<(MessageKind, uint, int)>();
+            result.Clear();
             while (datagram.Length >= NlMsgHdrLength)
             {
                 var len = (int)BinaryPrimitives.ReadUInt32LittleEndian(datagram);
@@ -565,7 +609,6 @@ public sealed partial class Impairment : IDisposable
                 }
                 datagram = datagram[Math.Min(Align(len), datagram.Length)..];
             }
-            return result;
         }
 
         private static byte[] Message(ushort msg, ushort flags, int queue, List<byte> attrs, out uint mySeq)

@@ -46,7 +46,7 @@ public sealed partial class ImpairmentTests(ITestOutputHelper output)
         Assert.Equal(0, delayed.Transmitted - delayed.Received);
         Assert.InRange(added, 26.0, 36.0);
         Assert.InRange(delayed.MinRttMs, 19.0, 30.0); // uniform 20..40 ms
-        Assert.InRange(delayed.MaxRttMs, 35.0, 60.0);
+        Assert.InRange(delayed.MaxRttMs, 35.0, 80.0); // 40 ms, plus the odd scheduling hiccup on a 2-core VM
     }
 
     [ChaosFact("ping", "iptables")]
@@ -63,7 +63,7 @@ public sealed partial class ImpairmentTests(ITestOutputHelper output)
             var r = Ping(AddressB);
             Report($"{jitter.Settings}", r, jitter);
             Assert.True(r.OutOfOrder > 10, $"only {r.OutOfOrder} replies arrived out of icmp_seq order");
-            Assert.True(jitter.Counters.Reordered > 10);
+            if (!jitter.UsesNetem) Assert.True(jitter.Counters.Reordered > 10);
         }
 
         // Explicit: no jitter, but a fifth of the packets are held 40 ms longer than the rest.
@@ -115,6 +115,39 @@ public sealed partial class ImpairmentTests(ITestOutputHelper output)
         Assert.Equal(0, after.Transmitted - after.Received);
         Assert.True(after.MedianRttMs < baseline.MedianRttMs + 5, $"median RTT {after.MedianRttMs} ms after Dispose, {baseline.MedianRttMs} ms before");
         Assert.Equal(after.Transmitted, after.Received);
+    }
+
+    [ChaosFact("ping", "iptables", "tc")]
+    public void Netem_is_preferred_when_the_kernel_has_it_and_NFQUEUE_stands_in_when_not()
+    {
+        using var net = new Topology();
+        output.WriteLine($"kernel netem available: {Impairment.NetemAvailable}");
+        var settings = new ImpairmentSettings { Delay = TimeSpan.FromMilliseconds(10) };
+        using (var auto = Impairment.Start(A, settings))
+        {
+            output.WriteLine($"Auto chose: {auto.Backend}");
+            Assert.Equal(Impairment.NetemAvailable, auto.UsesNetem);
+            var r = Ping(AddressB, count: 50);
+            Report($"{auto.Settings}", r, auto);
+            Assert.InRange(r.MedianRttMs, 9.0, 15.0);
+        }
+        if (!Impairment.NetemAvailable)
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => Impairment.Start(A, settings, backend: ImpairmentBackend.Netem));
+            output.WriteLine($"forcing netem: {e.Message}");
+        }
+        Assert.Empty(Impairment.RulesIn(A));
+        Assert.DoesNotContain("netem", Topology.Ip(["netns", "exec", A, Tools.Find("tc")!, "qdisc", "show", "dev", "eth0"]).Output);
+    }
+
+    [Fact]
+    public void Netem_parameters_follow_the_settings()
+    {
+        Assert.Equal(["limit", "100000", "delay", "30000us", "10000us", "loss", "10%"],
+            Impairment.NetemParameters(new ImpairmentSettings { Loss = 0.1, Delay = TimeSpan.FromMilliseconds(30), Jitter = TimeSpan.FromMilliseconds(10) }));
+        Assert.Equal(["limit", "100000", "delay", "45000us", "reorder", "80%"],
+            Impairment.NetemParameters(new ImpairmentSettings { Delay = TimeSpan.FromMilliseconds(5), Reorder = 0.2, ReorderExtra = TimeSpan.FromMilliseconds(40) }));
+        Assert.Equal(["limit", "100000"], Impairment.NetemParameters(new ImpairmentSettings()));
     }
 
     // ---- helpers ----
