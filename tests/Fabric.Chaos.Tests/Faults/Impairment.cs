@@ -232,6 +232,17 @@ public sealed partial class Impairment : IDisposable
         }
     }
 
+    /// <summary>
+    /// For tests: the handler stops and closes its socket as if this process had died, but the rule stays, so the
+    /// test can see that <c>--queue-bypass</c> lets traffic through instead of black-holing it. Dispose still cleans up.
+    /// </summary>
+    internal void SimulateHandlerDeath()
+    {
+        if (UsesNetem) throw new InvalidOperationException("netem has no userspace handler");
+        stopping = true;
+        thread!.Join();
+    }
+
     /// <summary>Removes every CHAOS-IMP- chain (and the jumps to it) an earlier, killed run left in <paramref name="netns"/>.</summary>
     public static void RemoveLeftovers(string netns)
     {
@@ -326,7 +337,7 @@ public sealed partial class Impairment : IDisposable
 
     private readonly record struct Held(uint PacketId, long Sequence, long Arrived);
 
-    private void Run()
+    private unsafe void Run()
     {
         int fd = -1;
         try
@@ -335,6 +346,10 @@ public sealed partial class Impairment : IDisposable
             {
                 EnterNamespace(Namespace);
                 fd = Nfq.Open(QueueNumber);
+                // Verdicts are only as punctual as this thread is scheduled: ask for real-time priority (best
+                // effort; it mostly sleeps in poll, and the kernel's RT throttling bounds it if it ever spins).
+                var param = 10;
+                Native.sched_setscheduler(0, Native.SCHED_FIFO, &param);
             }
             catch (Exception e)
             {
@@ -659,6 +674,7 @@ public sealed partial class Impairment : IDisposable
         public const int O_RDONLY = 0, O_CLOEXEC = 0x80000, CLONE_NEWNET = 0x40000000;
         public const int MSG_DONTWAIT = 0x40, EINTR = 4, ENOBUFS = 105;
         public const short POLLIN = 1;
+        public const int SCHED_FIFO = 1;
 
         [StructLayout(LayoutKind.Sequential)]
         public struct SockAddrNl { public ushort Family; public ushort Pad; public uint PortId; public uint Groups; }
@@ -675,5 +691,6 @@ public sealed partial class Impairment : IDisposable
         [LibraryImport("libc", SetLastError = true)] public static partial int setns(int fd, int nstype);
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int open(string path, int flags);
         [LibraryImport("libc", SetLastError = true)] public static partial int close(int fd);
+        [LibraryImport("libc", SetLastError = true)] public static partial int sched_setscheduler(int pid, int policy, int* param);
     }
 }

@@ -46,7 +46,10 @@ public sealed partial class ImpairmentTests(ITestOutputHelper output)
         Assert.Equal(0, delayed.Transmitted - delayed.Received);
         Assert.InRange(added, 26.0, 36.0);
         Assert.InRange(delayed.MinRttMs, 19.0, 30.0); // uniform 20..40 ms
-        Assert.InRange(delayed.MaxRttMs, 35.0, 80.0); // 40 ms, plus the odd scheduling hiccup on a 2-core VM
+        // Uniform 20..40 ms: the 90th percentile near 38 ms. (Not the maximum: a 2-core VM has the odd 50 ms stall.)
+        var p90 = delayed.Replies.Select(r => r.RttMs).Order().ElementAt(delayed.Replies.Count * 9 / 10);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"90th percentile RTT: {p90:0.00} ms"));
+        Assert.InRange(p90, 33.0, 48.0);
     }
 
     [ChaosFact("ping", "iptables")]
@@ -115,6 +118,26 @@ public sealed partial class ImpairmentTests(ITestOutputHelper output)
         Assert.Equal(0, after.Transmitted - after.Received);
         Assert.True(after.MedianRttMs < baseline.MedianRttMs + 5, $"median RTT {after.MedianRttMs} ms after Dispose, {baseline.MedianRttMs} ms before");
         Assert.Equal(after.Transmitted, after.Received);
+    }
+
+    [ChaosFact("ping", "iptables")]
+    public void A_dead_handler_does_not_black_hole_the_traffic()
+    {
+        using var net = new Topology();
+        using var impairment = Impairment.Start(A, new ImpairmentSettings { Delay = TimeSpan.FromMilliseconds(20) }, backend: ImpairmentBackend.Nfqueue);
+        var before = Ping(AddressB, count: 50);
+        Report($"{impairment.Settings}", before, impairment);
+        Assert.True(before.MedianRttMs > 15);
+
+        impairment.SimulateHandlerDeath();
+        Assert.NotEmpty(Impairment.RulesIn(A)); // the rule is still there, nobody listens on its queue
+        var after = Ping(AddressB, count: 50);
+        Report("rule left, handler gone", after, impairment);
+        Assert.Equal(50, after.Received);
+        Assert.True(after.MedianRttMs < 5);
+
+        impairment.Dispose();
+        Assert.Empty(Impairment.RulesIn(A));
     }
 
     [ChaosFact("ping", "iptables", "tc")]
