@@ -27,7 +27,7 @@ public static class ReliabilityLog
             var begin = lines.IndexOf(Begin);
             var end = lines.IndexOf(End);
             if (begin < 0 || end < begin) { lines = Skeleton(); begin = lines.IndexOf(Begin); end = lines.IndexOf(End); }
-            var rows = lines.Skip(begin + 1).Take(end - begin - 1).Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+            var rows = lines.Skip(begin + 1).Take(end - begin - 1).Where(l => l.StartsWith('|')).ToList();
             var header = rows.Take(2).ToList();
             var body = rows.Skip(2).Where(l => !l.StartsWith($"| {row.Id} |", StringComparison.Ordinal)).ToList();
             var date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

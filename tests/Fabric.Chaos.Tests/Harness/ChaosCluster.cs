@@ -101,6 +101,8 @@ public sealed class ChaosCluster : IAsyncDisposable
     public string Log { get { lock (_log) return _log.ToString(); } }
 
     public ClusterFileNode Node(int index) => Nodes[index - 1];
+    /// <summary>Node <paramref name="index"/>'s underlay address (its VTEP without the port).</summary>
+    public string UnderlayAddress(int index) => Node(index).Vtep.Split(':')[0];
     public static string NamespaceOf(int index) => $"fabric-node-{index}";
 
     /// <summary>The API client of node <paramref name="index"/> (1-based) with the cluster's token (15 s per request).</summary>
@@ -116,7 +118,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     }
 
     /// <summary>A request's answer: status and body (JSON when there is one).</summary>
-    public sealed record Answer(HttpStatusCode Status, string Body)
+    public sealed record Answer(HttpStatusCode Status, string Body, string? ContentType = null)
     {
         public JsonNode? Json => Body.Length == 0 ? null : JsonNode.Parse(Body);
         public string Id => Json?["id"]?.GetValue<string>() ?? throw new Xunit.Sdk.XunitException($"no id in {(int)Status} {Body}");
@@ -128,7 +130,7 @@ public sealed class ChaosCluster : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
         using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         using var response = await Api(index).SendAsync(request, cts.Token);
-        return new Answer(response.StatusCode, await response.Content.ReadAsStringAsync(cts.Token));
+        return new Answer(response.StatusCode, await response.Content.ReadAsStringAsync(cts.Token), response.Content.Headers.ContentType?.MediaType);
     }
 
     /// <summary>POST that must be accepted (201/202/200), else the test fails with the answer.</summary>
@@ -278,8 +280,15 @@ public sealed class ChaosCluster : IAsyncDisposable
                 try { Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { }
         foreach (var ns in _vmNamespaces) await Shell.Ip("netns", "del", ns);
         _output.WriteLine("--- fabric up\n" + Log);
+        // The last case's logs stay in /tmp/fabric-chaos-last for whoever investigates a failure.
+        var keep = Path.Combine(Path.GetTempPath(), "fabric-chaos-last");
+        try { if (Directory.Exists(keep)) Directory.Delete(keep, true); Directory.CreateDirectory(keep); } catch (IOException) { }
+        File.WriteAllText(Path.Combine(keep, "fabric-up.log"), Log);
         foreach (var f in _dir.GetFiles("node-*.log").OrderBy(f => f.Name))
+        {
             _output.WriteLine($"--- {f.Name} (last lines)\n{string.Join('\n', File.ReadAllLines(f.FullName).TakeLast(12))}");
+            try { f.CopyTo(Path.Combine(keep, f.Name), true); } catch (IOException) { }
+        }
         foreach (var c in _clients.Values) c.Dispose();
         _up.Dispose();
         try { _dir.Delete(true); } catch (IOException) { }
