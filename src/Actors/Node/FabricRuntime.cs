@@ -208,9 +208,9 @@ public sealed class FabricRuntime : IAsyncDisposable
         {
             return await Replica.Ask<object>(GetConfiguration.Instance, TimeSpan.FromSeconds(1), ct) as ConfigurationListing;
         }
-        catch (AskTimeoutException)
+        catch (Exception e) when (e is AskTimeoutException or InvalidOperationException)
         {
-            return null;
+            return null; // no answer, or the replica's "no configuration yet"
         }
     }
 

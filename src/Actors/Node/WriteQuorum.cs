@@ -49,7 +49,7 @@ public static class WriteQuorum
             case MemberStatus.Joining or MemberStatus.WeaklyUp:
                 return new(NotAMember, $"{self} is still joining the cluster ({Lower(selfStatus.Value)}); writes are refused until it is Up");
             case MemberStatus.Down or MemberStatus.Removed:
-                return new(NotAMember, $"{self} was {Lower(selfStatus.Value)} by the cluster; writes are refused (restart the node to rejoin)");
+                return new(NotAMember, $"{self} was {(selfStatus == MemberStatus.Down ? "downed" : "removed")} by the cluster; writes are refused (restart the node to rejoin)");
             default:
                 return new(NotAMember, $"{self} is leaving the cluster ({Lower(selfStatus.Value)}); send writes to another node");
         }
