@@ -176,7 +176,8 @@ public sealed class FabricRuntime : IAsyncDisposable
         catch (AskTimeoutException)
         {
             throw new ConfigurationUnavailableException(
-                "the configuration store did not answer in time (it may be down or moving to another node); the write was not applied");
+                "the configuration store did not answer in time (it may be down or moving to another node); the write may or may not " +
+                "have been applied: read the configuration before retrying");
         }
     }
 
