@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using Akka.Pattern;
 using Akka.Persistence;
 
 namespace Fabric.Actors.Intent;
@@ -29,6 +28,35 @@ public sealed record CommandRejected(Rejection Rejection) : IFabricMessage;
 /// </summary>
 public sealed record CommandFailed(string Detail) : IFabricMessage;
 
+/// <summary>
+/// A command with the instant after which nobody waits for its answer (UTC, the sender's clock minus its skew
+/// allowance, see FabricRuntime.ClockSkewAllowance). Later than that the configuration refuses it unwritten with
+/// <see cref="CommandExpired"/>: a write whose caller already heard "unavailable" must not apply behind its back,
+/// e.g. one the singleton proxy buffered through a partition or a hand-over.
+/// </summary>
+public sealed record Deadlined(ConfigurationCommand Command, DateTime NotAfterUtc) : IFabricMessage;
+
+/// <summary>The command arrived after its deadline; nothing was written. (Its sender has normally given up already.)</summary>
+public sealed record CommandExpired(string Detail) : IFabricMessage;
+
+/// <summary>
+/// The configuration store is down and the configuration is recovering: the request (write or read) was not
+/// handled; retry later. Answered at once by <see cref="ConfigurationSupervisor"/> instead of leaving the caller to time out.
+/// </summary>
+public sealed record StoreUnavailable(string Detail) : IFabricMessage;
+
+/// <summary>Published on the local event stream for every command refused as expired (for logs, metrics and tests).</summary>
+public sealed record ConfigurationCommandExpired(ConfigurationCommand Command, TimeSpan Late);
+
+/// <summary>Child to <see cref="ConfigurationSupervisor"/>: recovery finished, commands can be handled.</summary>
+internal sealed record ConfigurationRecovered
+{
+    public static readonly ConfigurationRecovered Instance = new();
+}
+
+/// <summary>Child to <see cref="ConfigurationSupervisor"/>: the store failed; the child is stopping.</summary>
+internal sealed record ConfigurationStoreFailed(string Detail);
+
 // ---- actor ------------------------------------------------------------------------------------------
 
 /// <summary>
@@ -50,12 +78,36 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FabricConfiguration _state = FabricConfiguration.Empty;
     private IActorRef? _awaitingWrite;
+    private readonly bool _supervised;
+    private long _expired;
 
-    public ConfigurationActor(string persistenceId)
+    public ConfigurationActor(string persistenceId) : this(persistenceId, supervised: false) { }
+
+    /// <param name="supervised">Runs under <see cref="ConfigurationSupervisor"/>: tells it when recovery finished and when the store failed.</param>
+    public ConfigurationActor(string persistenceId, bool supervised)
     {
         PersistenceId = persistenceId;
+        _supervised = supervised;
 
         Recover<ConfigurationEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_supervised) Context.Parent.Tell(ConfigurationRecovered.Instance);
+        });
+        Command<Deadlined>(d =>
+        {
+            // Checked when the command is decided, i.e. also after waiting behind an earlier write.
+            var late = DateTime.UtcNow - d.NotAfterUtc;
+            if (late <= TimeSpan.Zero)
+            {
+                Handle(d.Command);
+                return;
+            }
+            _expired++;
+            _log.Warning("Refused {0} unwritten: it arrived {1:F0} ms after its deadline ({2} expired so far)", d.Command.GetType().Name, late.TotalMilliseconds, _expired);
+            Context.System.EventStream.Publish(new ConfigurationCommandExpired(d.Command, late));
+            Sender.Tell(new CommandExpired($"the command arrived {late.TotalMilliseconds:F0} ms after its deadline, when its caller had stopped waiting; it was not applied"));
+        });
         Command<ConfigurationCommand>(Handle);
         Command<GetConfiguration>(_ => Sender.Tell(ConfigurationListing.Of(_state, LastSequenceNr)));
     }
@@ -67,18 +119,15 @@ public sealed class ConfigurationActor : ReceivePersistentActor
         => Akka.Actor.Props.Create(() => new ConfigurationActor(persistenceId));
 
     /// <summary>
-    /// The actor under a back-off supervisor that starts it again after it stopped on a journal failure
-    /// (0.2 s, doubling up to 10 s). Messages go through the supervisor; while the child is down they are
-    /// dead letters and the asker times out.
+    /// The actor under <see cref="ConfigurationSupervisor"/>, which starts it again after it stopped on a store
+    /// failure (0.2 s, doubling up to <paramref name="maxBackoff"/>, default 2 s) and, until it has recovered,
+    /// answers every request at once with <see cref="StoreUnavailable"/>.
     /// </summary>
-    public static Props PropsWithBackoff(string persistenceId = DefaultPersistenceId, TimeSpan? minBackoff = null)
-        => BackoffSupervisor.Props(Backoff.OnStop(
-            Props(persistenceId),
-            childName: "configuration",
-            minBackoff: minBackoff ?? TimeSpan.FromMilliseconds(200),
-            maxBackoff: TimeSpan.FromSeconds(10),
-            randomFactor: 0.2,
-            maxNrOfRetries: -1));
+    public static Props PropsWithBackoff(string persistenceId = DefaultPersistenceId, TimeSpan? minBackoff = null, TimeSpan? maxBackoff = null)
+        => ConfigurationSupervisor.Props(
+            Akka.Actor.Props.Create(() => new ConfigurationActor(persistenceId, true)),
+            minBackoff ?? TimeSpan.FromMilliseconds(200),
+            maxBackoff ?? TimeSpan.FromSeconds(2));
 
     private void Handle(ConfigurationCommand command)
     {
@@ -114,6 +163,7 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     {
         _awaitingWrite?.Tell(new CommandFailed($"the configuration store did not take the change: {cause.Message}"));
         _awaitingWrite = null;
+        if (_supervised) Context.Parent.Tell(new ConfigurationStoreFailed(cause.Message));
         base.OnPersistFailure(cause, @event, sequenceNr); // logs and stops
     }
 
@@ -127,6 +177,103 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         _log.Error(reason, "Recovery of the intended configuration ({0}) failed", PersistenceId);
+        if (_supervised) Context.Parent.Tell(new ConfigurationStoreFailed(reason.Message));
         base.OnRecoveryFailure(reason, message);
+    }
+}
+
+/// <summary>
+/// Keeps a <see cref="ConfigurationActor"/> running: starts it again with back-off after it stopped on a store failure,
+/// and, while it is stopped or recovering after such a failure, answers every request itself with
+/// <see cref="StoreUnavailable"/> so that callers hear "retry later" at once instead of timing out. Akka's
+/// BackoffSupervisor replies while the child is stopped only, not while it replays, and that is where a down store
+/// keeps it.
+/// </summary>
+/// <remarks>
+/// Forwarding is on while the child is healthy: its first recovery (requests wait in its stash as usual), and after
+/// it reported <see cref="ConfigurationRecovered"/>. A failure turns forwarding off until the next successful
+/// recovery. Requests already in the child's stash when the store fails are lost with it; their askers time out.
+/// </remarks>
+public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
+{
+    private sealed record StartChild
+    {
+        public static readonly StartChild Instance = new();
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Props _child;
+    private readonly TimeSpan _minBackoff;
+    private readonly TimeSpan _maxBackoff;
+    private IActorRef? _current;
+    private bool _healthy = true;
+    private int _restarts;
+    private string _failure = "";
+    private DateTime _failedAt;
+
+    public ConfigurationSupervisor(Props child, TimeSpan minBackoff, TimeSpan maxBackoff)
+    {
+        _child = child;
+        _minBackoff = minBackoff;
+        _maxBackoff = maxBackoff;
+
+        Receive<StartChild>(_ => Start());
+        Receive<ConfigurationRecovered>(_ =>
+        {
+            if (!Sender.Equals(_current)) return;
+            if (!_healthy)
+                _log.Warning("The configuration store is back: recovered after {0:F1} s and {1} restarts", (DateTime.UtcNow - _failedAt).TotalSeconds, _restarts);
+            _healthy = true;
+            _restarts = 0;
+        });
+        Receive<ConfigurationStoreFailed>(f =>
+        {
+            if (!Sender.Equals(_current)) return;
+            if (_healthy) _failedAt = DateTime.UtcNow;
+            _healthy = false;
+            _failure = f.Detail;
+        });
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_current)) return;
+            _current = null;
+            if (_healthy) _failedAt = DateTime.UtcNow;
+            _healthy = false;
+            var delay = Backoff();
+            _restarts++;
+            Timers.StartSingleTimer("start", StartChild.Instance, delay);
+        });
+        ReceiveAny(message =>
+        {
+            if (_current is not null && _healthy)
+                _current.Forward(message);
+            else
+                Sender.Tell(new StoreUnavailable(
+                    $"the configuration store is unavailable{(_failure.Length > 0 ? $" ({_failure})" : "")}; the configuration is " +
+                    $"recovering and retries every {_maxBackoff.TotalSeconds:0.#} s at most; nothing was written"));
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(Props child, TimeSpan minBackoff, TimeSpan maxBackoff)
+        => Akka.Actor.Props.Create(() => new ConfigurationSupervisor(child, minBackoff, maxBackoff));
+
+    protected override void PreStart() => Start();
+
+    /// <summary>The child's failures are handled by watching it stop; an exception thrown in it stops it too.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    private void Start()
+    {
+        _current = Context.Watch(Context.ActorOf(_child, "configuration"));
+    }
+
+    /// <summary>Doubling from the minimum up to the maximum, with up to 20 % jitter so that restarts do not align.</summary>
+    private TimeSpan Backoff()
+    {
+        var doubled = _minBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(_restarts, 20));
+        var capped = Math.Min(doubled, _maxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (1 + Random.Shared.NextDouble() * 0.2));
     }
 }

@@ -18,8 +18,18 @@ namespace Fabric.Actors.Node;
 /// <summary>A cluster member as the API shows it.</summary>
 public sealed record MemberView(string Name, string Address, string Status, string? Vtep, string? Http, bool Reachable);
 
-/// <summary>The configuration store did not answer in time (down, or this node is on the minority side).</summary>
-public sealed class ConfigurationUnavailableException(string message) : Exception(message);
+/// <summary>
+/// A configuration request cannot be served now; retry later (the HTTP endpoint answers 503 with <see cref="Code"/>):
+/// <c>configuration-unavailable</c> (no answer in time), <c>minority-partition</c> / <c>not-a-member</c> (this node may
+/// not write, see <see cref="WriteQuorum"/>), <c>store-unavailable</c> (the journal is down; see <see cref="StoreUnavailable"/>).
+/// </summary>
+public sealed class ConfigurationUnavailableException(string message, string code = ConfigurationUnavailableException.NoAnswer) : Exception(message)
+{
+    public const string NoAnswer = "configuration-unavailable";
+    public const string StoreDown = "store-unavailable";
+
+    public string Code { get; } = code;
+}
 
 /// <summary>
 /// One running Fabric node: the cluster member, the configuration singleton (hosted by the oldest node), this
@@ -46,6 +56,13 @@ public sealed class FabricRuntime : IAsyncDisposable
     public IActorRef Replica { get; }
     public IActorRef Locations { get; }
     public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How far apart node clocks may be (NTP keeps them within milliseconds; this is the assumption). A write's
+    /// deadline is <see cref="AskTimeout"/> minus this, so the singleton refuses it before this node stops waiting
+    /// even when the singleton's clock is behind ours by up to this much.
+    /// </summary>
+    public TimeSpan ClockSkewAllowance { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Starts a node. <paramref name="httpUrl"/> is advertised to the cluster so any node can point to any other.</summary>
     public static FabricRuntime Start(Config config, string httpUrl = "")
@@ -118,29 +135,83 @@ public sealed class FabricRuntime : IAsyncDisposable
     /// <summary>Up in the cluster and (when it has one) the dataplane thread running.</summary>
     public bool IsReady => Node.Cluster.SelfMember.Status == MemberStatus.Up && (Engine is null || Engine.Running);
 
-    /// <summary>Sends a command to the configuration; the answer is CommandAccepted, CommandRejected or CommandFailed.</summary>
+    /// <summary>
+    /// Whether this node may send a write now, decided from its own cluster state the way the split brain resolver
+    /// would (<see cref="WriteQuorum"/>): a node on the minority side, or not an Up member, is refused at once.
+    /// </summary>
+    public WriteVerdict WriteVerdict()
+    {
+        var shuttingDown = System.WhenTerminated.IsCompleted || CoordinatedShutdown.Get(System).ShutdownReason is not null;
+        if (shuttingDown) return WriteQuorum.Decide(Self.Name, null, true, []);
+        var state = Node.Cluster.State;
+        var selfAddress = Node.Cluster.SelfUniqueAddress;
+        var unreachable = state.Unreachable.Select(m => m.UniqueAddress).ToHashSet();
+        var members = state.Members
+            .Select(m => new QuorumMember(NodeIdentity.Of(m)?.Name ?? m.Address.ToString(), m.Address, m.Status, !unreachable.Contains(m.UniqueAddress)))
+            .ToArray();
+        var self = state.Members.FirstOrDefault(m => m.UniqueAddress.Equals(selfAddress));
+        return WriteQuorum.Decide(Self.Name, self?.Status, false, members);
+    }
+
+    /// <summary>
+    /// Sends a command to the configuration; the answer is CommandAccepted, CommandRejected, CommandFailed,
+    /// StoreUnavailable or CommandExpired. Throws <see cref="ConfigurationUnavailableException"/> when this node may not
+    /// write (minority side, not a member) or nothing answered in time.
+    /// </summary>
+    /// <remarks>
+    /// The command travels with a deadline (<see cref="Deadlined"/>) a little before this node gives up: if it is
+    /// delivered later (buffered by the singleton proxy during a partition or a hand-over), the configuration refuses
+    /// it unwritten, so a write the caller was told failed never applies behind its back.
+    /// </remarks>
     public async Task<object> ExecuteAsync(ConfigurationCommand command, CancellationToken ct = default)
     {
+        if (WriteVerdict() is { IsAllowed: false } refused)
+            throw new ConfigurationUnavailableException(refused.Detail, refused.Code!);
+        var margin = ClockSkewAllowance < AskTimeout / 2 ? ClockSkewAllowance : AskTimeout / 2;
+        var envelope = new Deadlined(command, DateTime.UtcNow + AskTimeout - margin);
         try
         {
-            return await Configuration.Ask<object>(command, AskTimeout, ct);
+            return await Configuration.Ask<object>(envelope, AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {
             throw new ConfigurationUnavailableException(
-                "the configuration store did not answer in time: it may be down, or this node may be cut off from the majority of the cluster");
+                "the configuration store did not answer in time (it may be down or moving to another node); the write may or may not " +
+                "have been applied: read the configuration before retrying");
         }
     }
 
+    /// <summary>The whole configuration from the singleton: it has every acknowledged write.</summary>
     public async Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default)
     {
+        object answer;
         try
         {
-            return await Configuration.Ask<ConfigurationListing>(GetConfiguration.Instance, AskTimeout, ct);
+            answer = await Configuration.Ask<object>(GetConfiguration.Instance, AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {
             throw new ConfigurationUnavailableException("the configuration store did not answer in time");
+        }
+        return answer switch
+        {
+            ConfigurationListing l => l,
+            StoreUnavailable s => throw new ConfigurationUnavailableException(s.Detail, ConfigurationUnavailableException.StoreDown),
+            Status.Failure f => throw new ConfigurationUnavailableException($"the configuration failed: {f.Cause.Message}"),
+            _ => throw new InvalidOperationException($"the configuration answered {answer.GetType().Name} to a read"),
+        };
+    }
+
+    /// <summary>This node's replica of the configuration, or null when it has none yet (it may lag the singleton).</summary>
+    public async Task<ConfigurationListing?> GetReplicaAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            return await Replica.Ask<object>(GetConfiguration.Instance, TimeSpan.FromSeconds(1), ct) as ConfigurationListing;
+        }
+        catch (Exception e) when (e is AskTimeoutException or InvalidOperationException)
+        {
+            return null; // no answer, or the replica's "no configuration yet"
         }
     }
 

@@ -4,12 +4,29 @@ using Fabric.Actors.Node;
 namespace Fabric.Nodes.Http;
 
 /// <summary>What the handlers share: the runtime, the consistent listing (from the configuration singleton) and command execution.</summary>
-internal sealed class FabricApi(FabricRuntime runtime)
+internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http)
 {
+    /// <summary>Set on a read served from this node's replica instead of the singleton: <c>replica; revision=N; reason=CODE</c>.</summary>
+    public const string ReadSourceHeader = "Fabric-Read-Source";
+
     public FabricRuntime Runtime => runtime;
 
-    /// <summary>The intended configuration as the singleton has it: reads see every acknowledged write, on any node.</summary>
-    public Task<ConfigurationListing> ListingAsync(CancellationToken ct) => runtime.GetConfigurationAsync(ct);
+    /// <summary>
+    /// The intended configuration as the singleton has it: reads see every acknowledged write, on any node. A node that
+    /// may not write (minority side, not a member) cannot reach a trustworthy singleton either; it answers from its own
+    /// replica, marked with <see cref="ReadSourceHeader"/> (it may lag), or 503 with the write refusal's code when it
+    /// has none, at once instead of after a timeout.
+    /// </summary>
+    public async Task<ConfigurationListing> ListingAsync(CancellationToken ct)
+    {
+        if (runtime.WriteVerdict() is not { IsAllowed: false } refused)
+            return await runtime.GetConfigurationAsync(ct);
+        var replica = await runtime.GetReplicaAsync(ct)
+            ?? throw new ConfigurationUnavailableException($"{refused.Detail}; this node has no replica of the configuration to read from", refused.Code!);
+        if (http.HttpContext is { } context)
+            context.Response.Headers[ReadSourceHeader] = $"replica; revision={replica.Revision}; reason={refused.Code}";
+        return replica;
+    }
 
     /// <summary>Runs a command; an acceptance goes to <paramref name="accepted"/>, anything else becomes a problem.</summary>
     public async Task<IResult> ExecuteAsync(ConfigurationCommand command, Func<CommandAccepted, Task<IResult>> accepted, CancellationToken ct)

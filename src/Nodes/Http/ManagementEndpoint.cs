@@ -86,6 +86,7 @@ public static class ManagementEndpoint
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new BearerToken(options.Token));
         builder.Services.AddSingleton<FabricApi>();
+        builder.Services.AddHttpContextAccessor(); // FabricApi marks reads served from the replica
 
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(metrics.Dispose);

@@ -74,9 +74,9 @@ internal sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMid
         {
             return; // the client went away
         }
-        catch (Exception e) when (!http.Response.HasStarted && e is ConfigurationUnavailableException)
+        catch (ConfigurationUnavailableException e) when (!http.Response.HasStarted)
         {
-            problem = Problems.Unavailable(e.Message);
+            problem = Problems.Unavailable(e.Message, e.Code);
         }
         catch (Exception e) when (!http.Response.HasStarted && e is AskTimeoutException)
         {

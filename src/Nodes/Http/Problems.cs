@@ -34,8 +34,13 @@ internal static class Problems
         return Results.Problem(p);
     }
 
-    /// <summary>The configuration store or the majority is out of reach: retry later.</summary>
-    public static IResult Unavailable(string detail) => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, "configuration-unavailable", detail));
+    /// <summary>
+    /// The configuration cannot be served now: retry later (here, or on another node). <paramref name="code"/> says why:
+    /// <c>configuration-unavailable</c> (no answer in time), <c>store-unavailable</c> (the store is down),
+    /// <c>minority-partition</c> / <c>not-a-member</c> (this node may not write), <c>deadline-exceeded</c>.
+    /// </summary>
+    public static IResult Unavailable(string detail, string code = ConfigurationUnavailableException.NoAnswer)
+        => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, code, detail));
 
     /// <summary>Adds <c>Retry-After: 1</c> to a problem.</summary>
     private sealed class RetryLater(IResult problem) : IResult
@@ -51,7 +56,9 @@ internal static class Problems
     public static IResult NotAccepted(object answer) => answer switch
     {
         CommandRejected r => From(r.Rejection),
-        CommandFailed f => Unavailable(f.Detail),
+        CommandFailed f => Unavailable(f.Detail, ConfigurationUnavailableException.StoreDown),
+        StoreUnavailable s => Unavailable(s.Detail, ConfigurationUnavailableException.StoreDown),
+        CommandExpired e => Unavailable(e.Detail, "deadline-exceeded"),
         Status.Failure f => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration failed: {f.Cause.Message}"),
         _ => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration answered {answer.GetType().Name}"),
     };

@@ -47,6 +47,9 @@ public sealed class HyperionSerializerTests(SerializationFixture fixture) : ICla
             new CommandAccepted([], 3),
             new CommandRejected(Rejection.Conflict("vni", "vni-in-use", "VNI 5001 is already used by network blue")),
             new CommandFailed("disk full"),
+            new Deadlined(new CreateNetwork("blue", 5001, "l3", "10.0.0.0/16"), new DateTime(2030, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc)),
+            new CommandExpired("late"),
+            new StoreUnavailable("the store is down"),
             ConfigurationListing.Of(state, events.Count),
         ];
         return all.Select(m => new object[] { m });

@@ -15,6 +15,8 @@ public sealed class GatedJournal : MemoryJournal
     {
         private volatile TaskCompletionSource _open = NewOpen(opened: true);
         public volatile bool FailWrites;
+        /// <summary>Recovery fails too: the store is down, not just refusing one write.</summary>
+        public volatile bool FailReads;
         public int WritesCompleted;
 
         public void Close() => _open = NewOpen(opened: false);
@@ -32,6 +34,11 @@ public sealed class GatedJournal : MemoryJournal
     private static readonly ConcurrentDictionary<string, Gate> Gates = new();
 
     public static Gate For(string systemName) => Gates.GetOrAdd(systemName, _ => new Gate());
+
+    public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+        => For(Context.System.Name).FailReads
+            ? Task.FromException<long>(new IOException("injected journal failure (reads)"))
+            : base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
 
     protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {

@@ -6,8 +6,8 @@ using Fabric.Nodes.Http;
 namespace Fabric.Nodes.Tests.Http;
 
 /// <summary>
-/// A node that never joins a cluster (its seed does not exist): not ready, and every configuration request times out
-/// into a 503 problem (retry later), never a 500. Its own node and endpoint, so it runs beside the shared one.
+/// A node that never joins a cluster (its seed does not exist): not ready, and every configuration request is refused
+/// at once with a 503 problem (retry later, not-a-member), never a 500 and never after a timeout. Its own node and endpoint, so it runs beside the shared one.
 /// </summary>
 public sealed class UnavailableNodeTests
 {
@@ -32,10 +32,15 @@ public sealed class UnavailableNodeTests
             Assert.Equal(HttpStatusCode.OK, (await api.Get("/health/alive")).Status);
             Problem.Assert(await api.Get("/health/ready"), HttpStatusCode.ServiceUnavailable, code: "not-ready");
 
+            var sw = System.Diagnostics.Stopwatch.StartNew();
             var write = await api.Post("/api/v1/networks", new { name = "n", vni = 10, kind = "l2" });
-            Problem.Assert(write, HttpStatusCode.ServiceUnavailable, code: "configuration-unavailable");
+            var p = Problem.Assert(write, HttpStatusCode.ServiceUnavailable, code: "not-a-member");
+            Assert.Equal("urn:fabric:problem:not-a-member", p["type"]!.GetValue<string>());
+            Assert.Contains("alone is not a member", p["detail"]!.GetValue<string>());
             Assert.NotNull(write.Response.Headers.RetryAfter);
-            Problem.Assert(await api.Get("/api/v1/networks"), HttpStatusCode.ServiceUnavailable, code: "configuration-unavailable");
+            // no replica to read from either: the same refusal, also at once
+            Problem.Assert(await api.Get("/api/v1/networks"), HttpStatusCode.ServiceUnavailable, code: "not-a-member");
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"took {sw.Elapsed.TotalSeconds:F1} s, not at once");
         }
         finally
         {
