@@ -182,12 +182,12 @@ public sealed class FabricRuntime : IAsyncDisposable
     }
 
     /// <summary>The whole configuration from the singleton: it has every acknowledged write.</summary>
-    public async Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default)
+    public async Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default, TimeSpan? timeout = null)
     {
         object answer;
         try
         {
-            answer = await Configuration.Ask<object>(GetConfiguration.Instance, AskTimeout, ct);
+            answer = await Configuration.Ask<object>(GetConfiguration.Instance, timeout ?? AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {

@@ -20,11 +20,30 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
     public async Task<ConfigurationListing> ListingAsync(CancellationToken ct)
     {
         if (runtime.WriteVerdict() is not { IsAllowed: false } refused)
-            return await runtime.GetConfigurationAsync(ct);
+        {
+            try
+            {
+                return await runtime.GetConfigurationAsync(ct, SingletonReadTimeout);
+            }
+            catch (ConfigurationUnavailableException e)
+            {
+                // The singleton is moving (its node crashed: seconds until it runs elsewhere) or its store is down.
+                // Reads, and the FDB/route views that need the listing, stay available from the replica meanwhile.
+                return await FromReplicaAsync(e.Code, e.Message, ct);
+            }
+        }
+        return await FromReplicaAsync(refused.Code!, refused.Detail, ct);
+    }
+
+    /// <summary>How long a read waits for the singleton before it answers from this node's replica.</summary>
+    public static readonly TimeSpan SingletonReadTimeout = TimeSpan.FromSeconds(1.5);
+
+    private async Task<ConfigurationListing> FromReplicaAsync(string code, string detail, CancellationToken ct)
+    {
         var replica = await runtime.GetReplicaAsync(ct)
-            ?? throw new ConfigurationUnavailableException($"{refused.Detail}; this node has no replica of the configuration to read from", refused.Code!);
+            ?? throw new ConfigurationUnavailableException($"{detail}; this node has no replica of the configuration to read from", code);
         if (http.HttpContext is { } context)
-            context.Response.Headers[ReadSourceHeader] = $"replica; revision={replica.Revision}; reason={refused.Code}";
+            context.Response.Headers[ReadSourceHeader] = $"replica; revision={replica.Revision}; reason={code}";
         return replica;
     }
 
