@@ -93,6 +93,13 @@ public class PartitionTests(ITestOutputHelper output)
                 ChaosCluster.Answer answer;
                 try { answer = await c.SendAsync(node, HttpMethod.Post, "/api/v1/networks", new { name, vni = 9300 + 2 * k + (node == 1 ? 0 : 1), kind = "l2" }, TimeSpan.FromSeconds(12)); }
                 catch (TaskCanceledException) { throw new Xunit.Sdk.XunitException($"node-{node} did not answer a write within 12 s: a write must be refused, not left hanging"); }
+                catch (HttpRequestException e)
+                {
+                    // The downed minority node is restarting: nothing listens, the client is told at once.
+                    refused.Add((name, $"no connection: {e.Message}"));
+                    if (node == 3) lastMajorityRefusal = clock.Elapsed;
+                    continue;
+                }
                 if (answer.Status == HttpStatusCode.Created) acknowledged.Add(name);
                 else
                 {
