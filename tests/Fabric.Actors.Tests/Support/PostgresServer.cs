@@ -16,11 +16,14 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly string _bin;
     private readonly string _dir;
 
-    private PostgresServer(string bin, string dir, int port)
+    private readonly string _listen;
+
+    private PostgresServer(string bin, string dir, int port, string listen)
     {
         _bin = bin;
         _dir = dir;
         Port = port;
+        _listen = listen;
     }
 
     public int Port { get; }
@@ -41,16 +44,22 @@ public sealed class PostgresServer : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Creates the cluster, starts it and creates the fabric role and database.</summary>
-    public static async Task<PostgresServer> StartAsync()
+    /// <summary>
+    /// Creates the cluster, starts it and creates the fabric role and database. <paramref name="listen"/> and
+    /// <paramref name="allowFrom"/> (a CIDR let in without a password) open it to clients in other network
+    /// namespaces, e.g. "*" and the underlay of <c>fabric up --netns</c>.
+    /// </summary>
+    public static async Task<PostgresServer> StartAsync(string listen = "127.0.0.1", string? allowFrom = null)
     {
         if (WhyUnavailable() is { } why) throw new InvalidOperationException(why);
         var dir = Directory.CreateTempSubdirectory("fabric-pg-").FullName;
-        var server = new PostgresServer(FindBin()!, dir, FreePort());
+        var server = new PostgresServer(FindBin()!, dir, FreePort(), listen);
         try
         {
             await Run("chown", ["postgres", dir]);
             await server.AsPostgres("initdb", "-D", server.DataDir, "-A", "trust", "-U", "postgres");
+            if (allowFrom is not null)
+                await File.AppendAllTextAsync(Path.Combine(server.DataDir, "pg_hba.conf"), $"host all all {allowFrom} trust\n");
             await server.StartAgainAsync();
             await server.AsPostgres("psql", "-h", "127.0.0.1", "-p", server.Port.ToString(), "-qc", "CREATE ROLE fabric LOGIN PASSWORD 'fabric';");
             await server.AsPostgres("psql", "-h", "127.0.0.1", "-p", server.Port.ToString(), "-qc", "CREATE DATABASE fabric OWNER fabric;");
@@ -67,7 +76,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         await AsPostgres("pg_ctl", "-D", DataDir, "-l", Path.Combine(_dir, "log"), "-w", "-t", "30",
-            "-o", $"-c listen_addresses=127.0.0.1 -p {Port} -k {_dir} -c fsync=off", "start");
+            "-o", $"-c listen_addresses='{_listen}' -p {Port} -k {_dir} -c fsync=off", "start");
         Running = true;
     }
 

@@ -14,10 +14,9 @@ public sealed partial class PingStream : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<(int Seq, DateTime At)> _replies = [];
+    private readonly List<double> _rttMs = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly DateTime _started = DateTime.UtcNow;
-    private int _transmitted = -1;
-    private int _highestSeq;
 
     public string Namespace { get; }
     public string Target { get; }
@@ -55,12 +54,8 @@ public sealed partial class PingStream : IAsyncDisposable
             {
                 var seq = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
                 _replies.Add((seq, DateTime.UtcNow));
-                _highestSeq = Math.Max(_highestSeq, seq);
+                if (Rtt().Match(line) is { Success: true } t) _rttMs.Add(double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture));
             }
-            else if (NoAnswer().Match(line) is { Success: true } n)
-                _highestSeq = Math.Max(_highestSeq, int.Parse(n.Groups[1].Value, CultureInfo.InvariantCulture));
-            else if (Summary().Match(line) is { Success: true } s)
-                _transmitted = int.Parse(s.Groups[1].Value, CultureInfo.InvariantCulture);
         }
     }
 
@@ -92,17 +87,22 @@ public sealed partial class PingStream : IAsyncDisposable
         }
         lock (_replies)
         {
-            var sent = Math.Max(_transmitted, _highestSeq);
+            // Echoes after the last reply may still be in flight when ping stops: count losses up to the last reply
+            // (a silence at the very end shows in the longest silence instead).
+            var lastAnswered = _replies.Count == 0 ? 0 : _replies.Max(r => r.Seq);
+            var sent = Math.Max(1, lastAnswered);
             var received = _replies.Select(r => r.Seq).Distinct().Count();
             var maxGap = TimeSpan.Zero;
             var previous = _started;
-            foreach (var (_, at) in _replies.OrderBy(r => r.At))
+            foreach (var (_, at) in _replies.OrderBy(r => r.At).Append((0, DateTime.UtcNow)))
             {
                 if (at - previous > maxGap) maxGap = at - previous;
                 previous = at;
             }
             var elapsed = _clock.Elapsed;
-            return new PingStats(sent, received, Math.Max(0, sent - received), maxGap, elapsed, Interval);
+            var rtts = _rttMs.Order().ToArray();
+            var median = rtts.Length == 0 ? double.NaN : rtts[rtts.Length / 2];
+            return new PingStats(sent, received, Math.Max(0, sent - received), maxGap, elapsed, Interval) { MedianRttMs = median };
         }
     }
 
@@ -130,18 +130,17 @@ public sealed partial class PingStream : IAsyncDisposable
     [GeneratedRegex(@"bytes from .*icmp_seq=(\d+)")]
     private static partial Regex Reply();
 
-    [GeneratedRegex(@"no answer yet for icmp_seq=(\d+)")]
-    private static partial Regex NoAnswer();
+    [GeneratedRegex(@"time=([0-9.]+) ms")]
+    private static partial Regex Rtt();
 
-    [GeneratedRegex(@"(\d+) packets transmitted")]
-    private static partial Regex Summary();
 }
 
 /// <summary>What a ping stream saw: echoes sent, answered, lost, and the longest silence between two replies.</summary>
 public sealed record PingStats(int Sent, int Received, int Lost, TimeSpan LongestSilence, TimeSpan Duration, TimeSpan Interval)
 {
     public double LossPercent => Sent == 0 ? 0 : 100.0 * Lost / Sent;
+    public double MedianRttMs { get; init; } = double.NaN;
 
     public override string ToString()
-        => FormattableString.Invariant($"{Sent} sent, {Received} received, {Lost} lost ({LossPercent:0.##} %), longest silence {LongestSilence.TotalMilliseconds:0} ms over {Duration.TotalSeconds:0.0} s");
+        => FormattableString.Invariant($"{Sent} sent, {Received} received, {Lost} lost ({LossPercent:0.##} %), median RTT {MedianRttMs:0.###} ms, longest silence {LongestSilence.TotalMilliseconds:0} ms over {Duration.TotalSeconds:0.0} s");
 }
