@@ -50,6 +50,9 @@ public static class Netns
         public string Output { get { lock (_out) return _out.ToString(); } }
         public bool Exited => _p.HasExited;
 
+        /// <summary>Waits for the tool to end by itself (tcpdump -c N, iperf3 -s -1); false when it is still running.</summary>
+        public bool WaitForExit(TimeSpan timeout) => _p.WaitForExit(timeout);
+
         /// <summary>Interrupts the tool (as Ctrl-C would, so tcpdump flushes) and waits for it; returns what it printed.</summary>
         public string Stop(TimeSpan? timeout = null)
         {
