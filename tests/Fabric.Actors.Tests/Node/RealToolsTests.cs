@@ -222,14 +222,15 @@ public class RealToolsTests(ITestOutputHelper output)
         await Everywhere(w, rt => Fdb(rt, Vni, s.Mac) is not null && Fdb(rt, Vni, c.Mac) is not null, "both VMs known on every node");
         Assert.Equal(0, (await PingUntilAnswered(Ns("c"), s.Ip!.Value, TimeSpan.FromSeconds(10))).Code);
 
-        using var server = Netns.Start(Ns("s"), "iperf3", "-s", "-1", "-J");
+        using var server = Netns.Start(Ns("s"), "iperf3", "-s", "-1", "-J", "-i", "0.2");
         await Task.Delay(500);
         var sw = Stopwatch.StartNew();
         // Paced below what the fabric carries here (~300 Mbit/s): unpaced, iperf3's receiver stops counting when the
         // sender's end-of-test message overtakes data still queued, so sum_received falls short of sum_sent even on a
         // plain veth pair (esnet/iperf#382, #306). Paced, the queue is empty at the end and the two sums must agree.
         // After the move's stall iperf3 sends unpaced until it has caught up with the average rate.
-        var client = Task.Run(() => Netns.Exec(Ns("c"), "iperf3", "-c", s.Ip.Value.ToString(), "-t", "8", "-b", "100M", "-J", "--connect-timeout", "3000"));
+        var client = Task.Run(() => Netns.Exec(Ns("c"), "iperf3", "-c", s.Ip.Value.ToString(), "-t", "8", "-b", "100M", "-i", "0.2", "-J",
+            "--get-server-output", "--connect-timeout", "3000"));
         await Task.Delay(3000);
         var movedAt = sw.Elapsed;
         await w.Cluster.Accept(new MoveEndpoint(s.Id, "node-2"));
@@ -252,10 +253,20 @@ public class RealToolsTests(ITestOutputHelper output)
             (Start: sum.GetProperty("start").GetDouble(), Mbps: sum.GetProperty("bits_per_second").GetDouble() / 1e6, Retr: sum.GetProperty("retransmits").GetInt64())).ToArray();
         output.WriteLine($"move requested at {movedAt.TotalSeconds:F2} s; TAP back {tapBack.TotalMilliseconds:F0} ms later, node-3 steering to node-2 {steered.TotalMilliseconds:F0} ms later");
         output.WriteLine($"bytes sent {sent}, received {received}, retransmits {retransmits}");
-        foreach (var i in intervals) output.WriteLine($"  t={i.Start,4:F1} s  {i.Mbps,8:F1} Mbit/s  retransmits {i.Retr}");
-        var beforeMove = intervals.Where(i => i.Start + 1 <= movedAt.TotalSeconds).Select(i => i.Mbps).DefaultIfEmpty().Average();
-        var afterMove = intervals.Where(i => i.Start >= movedAt.TotalSeconds + 2).Select(i => i.Mbps).DefaultIfEmpty().Average();
-        output.WriteLine($"throughput before the move {beforeMove:F1} Mbit/s, after {afterMove:F1} Mbit/s");
+        // What the receiver got per 0.2 s (the sender's intervals count writes into its socket, which go on in a stall).
+        var received02 = root.GetProperty("server_output_json").GetProperty("intervals").EnumerateArray().Select(i => i.GetProperty("sum"))
+            .Select(sum => (Start: sum.GetProperty("start").GetDouble(), Mbps: sum.GetProperty("bits_per_second").GetDouble() / 1e6)).ToArray();
+        output.WriteLine("  start   sent Mbit/s  retransmits | received Mbit/s");
+        foreach (var i in intervals)
+        {
+            var r = received02.Where(x => Math.Abs(x.Start - i.Start) < 0.05).Select(x => x.Mbps).DefaultIfEmpty(double.NaN).First();
+            output.WriteLine($"  {i.Start,5:F1} {i.Mbps,12:F1} {i.Retr,12} | {r,10:F1}");
+        }
+        var stalled = received02.Where(i => i.Mbps < 1).ToArray();
+        output.WriteLine($"receiver got nothing in {stalled.Length} interval(s) of 0.2 s ({string.Join(", ", stalled.Select(i => $"{i.Start:F1} s"))}): a gap of about {stalled.Length * 200} ms");
+        var beforeMove = received02.Where(i => i.Start + 0.2 <= movedAt.TotalSeconds).Select(i => i.Mbps).DefaultIfEmpty().Average();
+        var afterMove = received02.Where(i => i.Start >= movedAt.TotalSeconds + 2).Select(i => i.Mbps).DefaultIfEmpty().Average();
+        output.WriteLine($"received throughput before the move {beforeMove:F1} Mbit/s, from 2 s after it {afterMove:F1} Mbit/s");
 
         Assert.Equal(sent, received); // TCP delivered every byte across the move
         Assert.True(afterMove > 0, "data flowed after the move");
