@@ -19,8 +19,9 @@ namespace Fabric.Actors.Node;
 /// </summary>
 public sealed class PortManagerActor : ReceiveActor, IWithTimers
 {
-    private sealed record Plugged(Endpoint Endpoint, int PortId, PortCounters Counters, IDataplanePort? Port, GuestMachine? Guest, string? Error);
+    private sealed record Plugged(Endpoint Endpoint, int PortId, PortCounters Counters, IDataplanePort? Port, GuestMachine? Guest, string? Error, int Failures = 0);
     private sealed record AnnounceGuest(string EndpointId);
+    private sealed record RetryFailedPlugs { public static readonly RetryFailedPlugs Instance = new(); }
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeIdentity _self;
@@ -29,6 +30,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
     private readonly int _tapMtu;
     private readonly Dictionary<string, Plugged> _plugged = new();
     private int _nextPortId = 1;
+    private ConfigurationListing? _listing;
 
     public PortManagerActor(NodeIdentity self, DataplaneEngine? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu)
     {
@@ -37,6 +39,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         _subscribers = subscribers;
         _tapMtu = tapMtu;
         Receive<ConfigurationUpdated>(u => Reconcile(u.Listing));
+        Receive<RetryFailedPlugs>(_ => { if (_listing is not null) Reconcile(_listing); });
         Receive<AnnounceGuest>(a => { if (_plugged.TryGetValue(a.EndpointId, out var p)) p.Guest?.SendGratuitousArp(); });
         ReceiveAsync<PingFromEndpoint>(Ping);
         Receive<GetPortErrors>(_ => Sender.Tell(_plugged.Values.Where(p => p.Error is not null).ToDictionary(p => p.Endpoint.Id, p => p.Error!)));
@@ -54,6 +57,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
 
     private void Reconcile(ConfigurationListing listing)
     {
+        _listing = listing;
         var networks = listing.Networks.ToDictionary(n => n.Id);
         var wanted = listing.Endpoints.Where(e => e.Node == _self.Name && networks.ContainsKey(e.Network)).ToDictionary(e => e.Id);
         foreach (var gone in _plugged.Keys.Where(id => !wanted.ContainsKey(id)).ToArray())
@@ -65,15 +69,18 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         {
             if (_plugged.TryGetValue(e.Id, out var p))
             {
-                // Identity or attachment changed: replug. Anything else (a move sequence) keeps the port.
-                if (p.Endpoint.Mac == e.Mac && p.Endpoint.Ip == e.Ip && p.Endpoint.Port == e.Port && p.Endpoint.Subnet == e.Subnet)
+                // Identity or attachment changed, or the port could not be made: (re)plug. Anything else (a move
+                // sequence) keeps the port.
+                if (p.Error is null && p.Endpoint.Mac == e.Mac && p.Endpoint.Ip == e.Ip && p.Endpoint.Port == e.Port && p.Endpoint.Subnet == e.Subnet)
                 {
                     _plugged[e.Id] = p with { Endpoint = e };
                     continue;
                 }
                 Unplug(p);
             }
+            var failures = p?.Error is not null ? p.Failures : 0;
             _plugged[e.Id] = Plug(e, networks[e.Network]);
+            if (_plugged[e.Id].Error is not null) _plugged[e.Id] = _plugged[e.Id] with { Failures = failures + 1 };
             if (e.MoveSeq > 0 && _plugged[e.Id].Guest is not null)
                 Timers.StartSingleTimer($"announce-{e.Id}", new AnnounceGuest(e.Id), TimeSpan.FromMilliseconds(200));
         }
@@ -89,6 +96,13 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         }
         var msg = new LocalPortsChanged(ports.ToImmutable());
         foreach (var s in _subscribers) s.Tell(msg);
+
+        // A failed port is retried with backoff: the cause is often transient. A TAP moving between two nodes of one
+        // host into the same namespace finds the old node's device (same name) still there until that node unplugs.
+        var failing = _plugged.Values.Where(p => p.Error is not null).Select(p => p.Failures).DefaultIfEmpty().Min();
+        if (failing > 0 && !Timers.IsTimerActive("retry-plugs"))
+            Timers.StartSingleTimer("retry-plugs", RetryFailedPlugs.Instance,
+                TimeSpan.FromMilliseconds(Math.Min(10_000, 100 << Math.Min(failing - 1, 7))));
     }
 
     private Plugged Plug(Endpoint e, NetworkView net)

@@ -26,8 +26,6 @@ public class TapNamespaceTests
         }
     }
 
-    private static (int Code, string Output) Exec(string ns, params string[] cmd) => TapPort.Run("ip", ["netns", "exec", ns, .. cmd]);
-
     private static async Task<TapWorld> Build(NetworkKind kind, params PlacedEndpoint[] eps)
     {
         var w = new TapWorld();
@@ -50,13 +48,13 @@ public class TapNamespaceTests
     public async Task Real_ping_in_namespaces_crosses_the_fabric_between_nodes_in_an_l3_network()
     {
         using var w = await Build(NetworkKind.L3, Web1, Web2, Db1);
-        var same = Exec(w.Ns("web1"), "ping", "-c", "3", "-i", "0.2", "-W", "2", Web2.Ip.ToString());
+        var same = Netns.Exec(w.Ns("web1"), "ping", "-c", "3", "-i", "0.2", "-W", "2", Web2.Ip.ToString());
         Assert.True(same.Code == 0, same.Output);
-        var routed = Exec(w.Ns("web1"), "ping", "-c", "2", "-i", "0.2", "-W", "2", "-t", "7", Db1.Ip.ToString());
+        var routed = Netns.Exec(w.Ns("web1"), "ping", "-c", "2", "-i", "0.2", "-W", "2", "-t", "7", Db1.Ip.ToString());
         Assert.True(routed.Code == 0, routed.Output);
-        var gateway = Exec(w.Ns("web1"), "ping", "-c", "1", "-W", "2", "10.20.1.1");
+        var gateway = Netns.Exec(w.Ns("web1"), "ping", "-c", "1", "-W", "2", "10.20.1.1");
         Assert.True(gateway.Code == 0, gateway.Output);
-        var otherGateway = Exec(w.Ns("web1"), "ping", "-c", "1", "-W", "1", "10.20.2.1");
+        var otherGateway = Netns.Exec(w.Ns("web1"), "ping", "-c", "1", "-W", "1", "10.20.2.1");
         Assert.NotEqual(0, otherGateway.Code);
         Assert.True(w.Nodes[0].Holder.Current.Networks[7001].Counters.Drop(DropReason.OtherSubnetGateway) >= 1);
     }
@@ -65,7 +63,7 @@ public class TapNamespaceTests
     public async Task A_broadcast_ping_in_an_l3_network_is_dropped_and_counted()
     {
         using var w = await Build(NetworkKind.L3, Web1, Web2);
-        Exec(w.Ns("web1"), "ping", "-b", "-c", "2", "-i", "0.2", "-W", "1", "10.20.1.255");
+        Netns.Exec(w.Ns("web1"), "ping", "-b", "-c", "2", "-i", "0.2", "-W", "1", "10.20.1.255");
         var c = w.Nodes[0].Holder.Current.Networks[7001].Counters;
         Assert.True(c.Drop(DropReason.BroadcastInL3) >= 1, $"broadcast drops: {c.Drop(DropReason.BroadcastInL3)}");
         Assert.Equal(0, w.Nodes[1].Holder.Current.Networks[7001].Counters.Decapsulated);
@@ -75,7 +73,7 @@ public class TapNamespaceTests
     public async Task Real_arping_gets_proxy_arp_answers_with_the_target_vms_mac()
     {
         using var w = await Build(NetworkKind.L3, Web1, Web2);
-        var r = Exec(w.Ns("web1"), "arping", "-c", "2", "-w", "3", "-I", $"ft{w.Tag}10", Web2.Ip.ToString());
+        var r = Netns.Exec(w.Ns("web1"), "arping", "-c", "2", "-w", "3", "-I", $"ft{w.Tag}10", Web2.Ip.ToString());
         Assert.True(r.Code == 0, r.Output);
         Assert.Contains(Web2.Mac.ToString(), r.Output, StringComparison.OrdinalIgnoreCase);
     }
@@ -84,7 +82,7 @@ public class TapNamespaceTests
     public async Task Real_ping_crosses_an_l2_network_with_arp_flooded_over_the_underlay()
     {
         using var w = await Build(NetworkKind.L2, Web1 with { Subnet = 0 }, Web2 with { Subnet = 0 });
-        var r = Exec(w.Ns("web1"), "ping", "-c", "3", "-i", "0.2", "-W", "2", Web2.Ip.ToString());
+        var r = Netns.Exec(w.Ns("web1"), "ping", "-c", "3", "-i", "0.2", "-W", "2", Web2.Ip.ToString());
         Assert.True(r.Code == 0, r.Output);
     }
 
