@@ -35,6 +35,17 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
         return await FromReplicaAsync(refused.Code!, refused.Detail, ct);
     }
 
+    /// <summary>
+    /// The listing behind a node's own views (FDB, routes, flood groups): this node's replica, which is what the node
+    /// forwards with, so the names match its tables and the views stay instant while the singleton moves; the
+    /// singleton's listing when there is no replica yet or it does not know <paramref name="network"/> yet (created a
+    /// moment ago: the replica follows within milliseconds).
+    /// </summary>
+    public async Task<ConfigurationListing> NodeViewListingAsync(string? network, CancellationToken ct)
+        => await runtime.GetReplicaAsync(ct) is { } replica && (network is null || replica.Networks.Any(n => n.Id == network))
+            ? replica
+            : await ListingAsync(ct);
+
     /// <summary>How long a read waits for the singleton before it answers from this node's replica.</summary>
     public static readonly TimeSpan SingletonReadTimeout = TimeSpan.FromSeconds(1.5);
 

@@ -23,7 +23,7 @@ internal static class NodeRoutes
         nodes.MapGet("/fdb", async (string node, string? network, FabricApi api, CancellationToken ct) =>
             {
                 if (NodeMissing(api, node) is { } missing) return missing;
-                var listing = await api.ListingAsync(ct);
+                var listing = await api.NodeViewListingAsync(network, ct);
                 NetworkView? net = null;
                 if (network is not null && (net = listing.Networks.FirstOrDefault(n => n.Id == network)) is null)
                     return NetworkParameterNotFound(network);
@@ -77,7 +77,7 @@ internal static class NodeRoutes
     private static async Task<Required> RequireNetworkAsync(FabricApi api, string? network, CancellationToken ct)
         => string.IsNullOrEmpty(network)
             ? new Required(null)
-            : new Required((await api.ListingAsync(ct)).Networks.FirstOrDefault(n => n.Id == network));
+            : new Required((await api.NodeViewListingAsync(network, ct)).Networks.FirstOrDefault(n => n.Id == network));
 
     private static IResult NetworkProblem(string? network) => string.IsNullOrEmpty(network)
         ? Problems.Invalid("network", "network-required", "the query parameter network (a network id) is required: ?network=net-1")

@@ -53,6 +53,9 @@ public sealed class InProcessCluster : IAsyncDisposable
                     fabric.vtep.address = "127.{_subnet}.{Environment.ProcessId % 250}.{i + 1}"
                     fabric.vtep.port = {20000 + Random.Shared.Next(0, 20000)}
                     fabric.dataplane.enabled = {(_dataplane ? "on" : "off")}
+                    # CrashAsync terminates the ActorSystem: without this, Terminate() would run CoordinatedShutdown and
+                    # leave the cluster gracefully, and a "crash" would be a polite goodbye. Graceful stops run it explicitly.
+                    akka.coordinated-shutdown.run-by-actor-system-terminate = off
                     {_extra}
                     """,
             });

@@ -12,13 +12,10 @@ namespace Fabric.Actors.Tests.Node;
 [Collection("cluster")]
 public class MinorityPartitionTests
 {
-    // Terminate must not run CoordinatedShutdown (which leaves gracefully): the others must see a crash.
-    private const string Abrupt = "akka.coordinated-shutdown.run-by-actor-system-terminate = off";
-
     [Fact]
     public async Task A_node_cut_off_from_the_majority_refuses_writes_at_once_and_reads_its_replica()
     {
-        await using var c = new InProcessCluster(3, extra: Abrupt);
+        await using var c = new InProcessCluster(3);
         await c.StartAllAsync();
         await c.Accept(new CreateNetwork("blue", 5001, "l2", null));
         await Eventually(() => c[0].GetReplicaAsync().Result?.Networks.Count == 1, TimeSpan.FromSeconds(10), "node-1's replica has blue");
@@ -49,7 +46,7 @@ public class MinorityPartitionTests
     [Fact]
     public async Task The_majority_keeps_accepting_writes_while_a_crashed_node_is_unreachable()
     {
-        await using var c = new InProcessCluster(3, extra: Abrupt);
+        await using var c = new InProcessCluster(3);
         await c.StartAllAsync();
         await c.CrashAsync(2);
         // node-2 (not hosting the singleton) noticing is what matters; the resolver removes node-3 ~2 s later
