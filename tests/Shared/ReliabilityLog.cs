@@ -22,7 +22,7 @@ public static class ReliabilityLog
     {
         lock (Gate)
         {
-            var path = Path.Combine(FindRoot(), "docs", "reliability.md");
+            var path = Path.Combine(FabricBinary.RepositoryRoot(), "docs", "reliability.md");
             var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : Skeleton();
             var begin = lines.IndexOf(Begin);
             var end = lines.IndexOf(End);
@@ -72,11 +72,4 @@ public static class ReliabilityLog
         End,
         "",
     ];
-
-    private static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) return d.FullName;
-        throw new InvalidOperationException("no Fabric.sln above the test binaries");
-    }
 }

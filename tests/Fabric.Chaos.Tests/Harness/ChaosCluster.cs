@@ -59,7 +59,7 @@ public sealed class ChaosCluster : IAsyncDisposable
             await File.WriteAllTextAsync(file, hocon);
             args.AddRange(["--hocon", file]);
         }
-        var psi = new ProcessStartInfo(FabricExecutable())
+        var psi = new ProcessStartInfo(Fabric.Tests.Shared.FabricBinary.Path())
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
         };
@@ -292,29 +292,5 @@ public sealed class ChaosCluster : IAsyncDisposable
         foreach (var c in _clients.Values) c.Dispose();
         _up.Dispose();
         try { _dir.Delete(true); } catch (IOException) { }
-    }
-
-    /// <summary>The apphost built by src/Nodes in the same configuration as these tests.</summary>
-    public static string FabricExecutable()
-    {
-        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = baseDir.Name;
-        var configuration = baseDir.Parent!.Name;
-        for (var d = baseDir; d is not null; d = d.Parent)
-        {
-            if (!File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) continue;
-            var path = Path.Combine(d.FullName, "src", "Nodes", "bin", configuration, tfm, "fabric");
-            if (File.Exists(path)) return path;
-            throw new InvalidOperationException($"{path} does not exist: build src/Nodes -c {configuration} first");
-        }
-        throw new InvalidOperationException($"no Fabric.sln above {baseDir.FullName}");
-    }
-
-    /// <summary>The repository root (for docs/reliability.md).</summary>
-    public static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) return d.FullName;
-        throw new InvalidOperationException("no Fabric.sln above the test binaries");
     }
 }

@@ -130,7 +130,7 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         {
             var dir = Directory.CreateTempSubdirectory("fabric-up-");
             var (basePort, vtepPort) = FreePorts();
-            var psi = new ProcessStartInfo(FabricExecutable())
+            var psi = new ProcessStartInfo(Fabric.Tests.Shared.FabricBinary.Path())
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -295,22 +295,6 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
             return true;
         }
         catch (SocketException) { return false; }
-    }
-
-    /// <summary>The apphost built by src/Nodes in the same configuration as these tests.</summary>
-    internal static string FabricExecutable()
-    {
-        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = baseDir.Name;
-        var configuration = baseDir.Parent!.Name;
-        for (var d = baseDir; d is not null; d = d.Parent)
-        {
-            if (!File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) continue;
-            var path = Path.Combine(d.FullName, "src", "Nodes", "bin", configuration, tfm, "fabric");
-            if (File.Exists(path)) return path;
-            throw new InvalidOperationException($"{path} does not exist: build src/Nodes -c {configuration} first");
-        }
-        throw new InvalidOperationException($"no Fabric.sln above {baseDir.FullName}");
     }
 }
 
