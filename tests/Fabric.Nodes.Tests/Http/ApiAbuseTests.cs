@@ -127,6 +127,24 @@ public sealed class ApiAbuseTests(HttpNodeFixture node, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task Concurrent_route_table_bindings_of_one_subnet_each_answer_their_own()
+    {
+        var net = (await Api.Create("/api/v1/networks", new { name = node.Name("race-bind"), vni = node.NextVni(), kind = "l3", cidr = "10.8.0.0/16" }))["id"]!.GetValue<string>();
+        var subnet = (await Api.Create($"/api/v1/networks/{net}/subnets", new { name = "s", cidr = "10.8.1.0/24" }))["id"]!.GetValue<string>();
+        var tables = Enumerable.Range(0, N).Select(i => $"rt{i}").ToArray();
+        foreach (var t in tables) await Api.Create($"/api/v1/networks/{net}/route-tables", new { name = t });
+        var (answers, took) = await Race(tables.Select(t => (Func<Task<Answer>>)(() => Api.Put($"/api/v1/networks/{net}/subnets/{subnet}/route-table", new { routeTable = t }))));
+        output.WriteLine($"{N} concurrent bindings: {string.Join(", ", answers.Select(a => $"{(int)a.Status} {a.Json?["routeTable"]}"))} in {Ms(took)}");
+        for (int i = 0; i < N; i++)
+        {
+            Assert.True(answers[i].Status == HttpStatusCode.OK, answers[i].ToString());
+            Assert.Equal(tables[i], answers[i].Body["routeTable"]!.GetValue<string>());
+        }
+        var listed = (await Api.Get($"/api/v1/networks/{net}")).Body["subnets"]!.AsArray().Single(s => s!["id"]!.GetValue<string>() == subnet)!;
+        Assert.Contains(listed["routeTable"]!.GetValue<string>(), tables);
+    }
+
+    [Fact]
     public async Task Bad_bodies_are_refused_with_their_status_and_write_nothing()
     {
         const string path = "/api/v1/networks";
