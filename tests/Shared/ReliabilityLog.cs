@@ -63,7 +63,7 @@ public static class ReliabilityLog
         "# Reliability matrix",
         "",
         "Every row is written by the test that ran the case (F: faults, tests/Fabric.Chaos.Tests, process-level clusters",
-        "from `fabric up --netns`; B: bad input). A run of `bash scripts/test.sh` as root rewrites the rows of the cases",
+        "from `fabric up --netns`; B: bad input; M: live moves). A run of `bash scripts/test.sh` as root rewrites the rows of the cases",
         "it ran; the date column says when a row was last measured. Times are wall-clock on the 2-core CI machine.",
         "",
         Begin,

@@ -56,8 +56,15 @@ internal static class EndpointRoutes
         {
             var body = await JsonBody<MoveEndpointRequest>.ReadAsync(http);
             if (body.Problem is { } bad) return bad;
-            return await api.ExecuteAsync(new MoveEndpoint(endpointId, body.Value!.Node), async _ =>
-                await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId), ct);
+            // The answer describes this move: its node and its place in the order (moveSeq). Read back after the
+            // acceptance, it showed whatever later writes did (16 racing moves all answered with the last one; a move
+            // followed by a delete answered 404 though it was applied). Only moves change an endpoint, so the record
+            // read before plus the accepted event is exactly the endpoint as this move left it.
+            var before = await FindAsync(api, endpointId, ct);
+            return await api.ExecuteAsync(new MoveEndpoint(endpointId, body.Value!.Node), async a =>
+                a.Events.OfType<EndpointMoved>().SingleOrDefault() is { } moved && before is not null
+                    ? Results.Ok(before with { Node = moved.Node, MoveSeq = moved.MoveSeq })
+                    : await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId), ct);
         }).WithName("MoveEndpoint").WithSummary("Live-move an endpoint to another node, which announces it with a gratuitous ARP")
           .WithJsonBody<MoveEndpointRequest>().Produces<Endpoint>().ProducesProblem(StatusCodes.Status404NotFound);
 

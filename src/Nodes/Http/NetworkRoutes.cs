@@ -83,8 +83,13 @@ internal static class NetworkRoutes
         {
             var body = await JsonBody<BindRouteTableRequest>.ReadAsync(http);
             if (body.Problem is { } bad) return bad;
-            return await api.ExecuteAsync(new BindSubnetRouteTable(networkId, subnetId, body.Value!.RouteTable), async _ =>
+            // The answer describes this binding, not what later writes did (as with moves, EndpointRoutes): only a
+            // binding changes a subnet, so the subnet read before plus the accepted event is the subnet it left.
+            var before = (await FindAsync(api, networkId, ct))?.Subnets.FirstOrDefault(s => s.Id == subnetId);
+            return await api.ExecuteAsync(new BindSubnetRouteTable(networkId, subnetId, body.Value!.RouteTable), async a =>
             {
+                if (a.Events.OfType<SubnetRouteTableBound>().SingleOrDefault() is { } bound && before is not null)
+                    return Results.Ok(before with { RouteTable = bound.RouteTable });
                 var n = await FindAsync(api, networkId, ct);
                 return n?.Subnets.FirstOrDefault(s => s.Id == subnetId) is { } s ? Results.Ok(s) : FabricApi.NetworkNotFound(networkId);
             }, ct);

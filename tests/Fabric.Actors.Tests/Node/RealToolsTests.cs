@@ -10,6 +10,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
 using Fabric.Dataplane.Tests.Engine;
+using Fabric.Tests.Shared;
 using Xunit.Abstractions;
 using static Fabric.Actors.Tests.Node.InProcessCluster;
 
@@ -121,7 +122,9 @@ public class RealToolsTests(ITestOutputHelper output)
         Assert.Equal(0, (await PingUntilAnswered(Ns("x"), y.Ip!.Value, TimeSpan.FromSeconds(10))).Code);
 
         output.WriteLine("ttl sent by x | ttl of the echo requests y's tcpdump saw | ttl of the replies x's ping saw (y sends 64)");
-        foreach (var ttl in new[] { 64, 9, 2, 1 })
+        var ttls = new[] { 64, 9, 2, 1 };
+        var answered = 0;
+        foreach (var ttl in ttls)
         {
             using var atY = Capture(Ns("y"), "-c", "3", "icmp[icmptype] == icmp-echo");
             var ping = Netns.Exec(Ns("x"), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-t", ttl.ToString(), y.Ip!.Value.ToString());
@@ -136,7 +139,13 @@ public class RealToolsTests(ITestOutputHelper output)
             Assert.All(seen, t => Assert.Equal(ttl, t)); // the fabric routed between subnets without touching the TTL
             Assert.Equal(3, replies.Length);
             Assert.All(replies, t => Assert.Equal(64, t));
+            answered += replies.Length;
         }
+
+        ReliabilityLog.Record(new("B6", $"ping with TTL {string.Join(", ", ttls)} across two subnets of an l3 network, node-1 → node-2 (real ping, tcpdump)",
+            $"{answered} of {ttls.Length * 3} echoes answered; every request arrived with the TTL it was sent with (routing in the fabric does not decrement), replies 64",
+            "n/a (nothing to detect)", "n/a (no outage)", $"0 of {ttls.Length * 3}", "n/a",
+            nameof(Ping_with_any_ttl_arrives_with_that_ttl_across_subnets_of_an_l3_network_in_both_directions)));
     }
 
     [RootFact("ping", "arping")]
@@ -170,6 +179,11 @@ public class RealToolsTests(ITestOutputHelper output)
         var g = w.Cluster[1].Snapshots.Current.Networks[Vni].Counters;
         Assert.True(Volatile.Read(ref g.ArpAbsorbed) >= 2, "node-2 took the announcements");
         Assert.Equal(0, Volatile.Read(ref g.Drops[(int)DropReason.AddressConflict]));
+
+        ReliabilityLog.Record(new("M1", "VM moved node-1 → node-2 by configuration, then announces itself with arping -U (gratuitous ARP)",
+            $"every node steers x to node-2 with a higher mobility sequence ({string.Join(",", before)} → {string.Join(",", after)}); the announcements absorbed, no address-conflict drop",
+            $"TAP up on node-2 {tapBack.TotalMilliseconds:F0} ms after the move", $"p reaches x {gap.TotalMilliseconds:F0} ms after the move",
+            "not measured (no ping stream during the move)", "n/a", nameof(A_vm_moved_to_another_node_announces_itself_with_arping_and_is_reached_there)));
     }
 
     [RootFact("ping", "arping")]
@@ -185,6 +199,7 @@ public class RealToolsTests(ITestOutputHelper output)
         await Task.Delay(1200); // past the kernel's ARP locktime (1 s), so a claim reaching z would overwrite its entry
 
         using var atZ = Capture(Ns("z"), "arp");
+        var claimed = Stopwatch.StartNew();
         var claim = Netns.Exec(Ns("y"), "arping", "-U", "-c", "3", "-w", "2", "-i", Device(Ns("y")), "-S", x.Ip.Value.ToString(), x.Ip.Value.ToString());
         var reply = Netns.Exec(Ns("y"), "arping", "-U", "-P", "-c", "2", "-w", "2", "-i", Device(Ns("y")), "-S", x.Ip.Value.ToString(), x.Ip.Value.ToString());
         Assert.Contains("3 packets transmitted", claim.Output);
@@ -196,8 +211,9 @@ public class RealToolsTests(ITestOutputHelper output)
         var spoofed = port.Counters.Drop(DropReason.SpoofedSource);
         var vtep = await node2.System.ActorSelection("/user/vteps").Ask<IActorRef>(new GetVtep(5001), TimeSpan.FromSeconds(3));
         AddressConflictAlarm[] alarms = [];
-        await Eventually(() => (alarms = vtep.Ask<AddressConflictAlarm[]>(GetConflictAlarms.Instance, TimeSpan.FromSeconds(3)).Result).Length > 0,
+        var waited = await Eventually(() => (alarms = vtep.Ask<AddressConflictAlarm[]>(GetConflictAlarms.Instance, TimeSpan.FromSeconds(3)).Result).Length > 0,
             TimeSpan.FromSeconds(5), "alarm on node-2");
+        var alarmAfter = claimed.Elapsed;
         var neigh = Netns.Exec(Ns("z"), "ip", "neigh", "show", x.Ip.Value.ToString());
         output.WriteLine($"y's port on node-2 dropped {spoofed} as {nameof(DropReason.SpoofedSource)}; alarms: {string.Join("; ", alarms.Select(a => $"{a.Claimant} claims {a.Ip} owned by {a.Owner} on {a.Node}"))}");
         output.WriteLine($"z's neighbour entry for x: {neigh.Output.Trim()}");
@@ -211,6 +227,13 @@ public class RealToolsTests(ITestOutputHelper output)
         // The claim moved nothing: x is still where it is, on every node.
         await Everywhere(w, rt => Fdb(rt, 5001, x.Mac) is { } e && (rt == w.Cluster[0] ? e.Location.IsLocal : e.Location == Location.Remote(w.Cluster[0].Self.Vtep)),
             "x stays on node-1 everywhere");
+
+        ReliabilityLog.Record(new("B5", "ARP spoofing in an l2 network: y claims x's IP with arping -U (3 requests, 2 replies)",
+            $"{spoofed} frames dropped as {nameof(DropReason.SpoofedSource)} at y's port; address-conflict alarm on node-2 ({alarm.Claimant} claims {alarm.Ip}); z's ARP cache still has x's MAC; x stays on node-1 everywhere",
+            waited < TimeSpan.FromMilliseconds(100)
+                ? $"per frame, counted; alarm already raised when first checked, {ReliabilityLog.Seconds(alarmAfter)} after the claim began (after both arping runs)"
+                : $"per frame, counted; alarm {ReliabilityLog.Seconds(alarmAfter)} after the claim began", "n/a (no outage)", "0 claims reached z; z → x ping answered", "n/a",
+            nameof(A_vm_claiming_another_vms_ip_with_gratuitous_arp_is_dropped_alarmed_and_changes_nobodys_arp_cache)));
     }
 
     [RootFact("iperf3")]
@@ -270,5 +293,11 @@ public class RealToolsTests(ITestOutputHelper output)
 
         Assert.Equal(sent, received); // TCP delivered every byte across the move
         Assert.True(afterMove > 0, "data flowed after the move");
+
+        ReliabilityLog.Record(new("M2", "iperf3 TCP at 100 Mbit/s for 8 s, server VM moved node-1 → node-2 after 3 s",
+            $"transfer completed, {sent} bytes sent = received, {retransmits} retransmits; {beforeMove:F0} Mbit/s before, {afterMove:F0} Mbit/s from 2 s after the move",
+            $"TAP up on node-2 {tapBack.TotalMilliseconds:F0} ms after the move, node-3 steering {steered.TotalMilliseconds:F0} ms",
+            $"receiver gap ≈ {stalled.Length * 200} ms ({stalled.Length} empty 0.2 s intervals)", "0 bytes (TCP retransmitted)", "n/a",
+            nameof(An_iperf3_tcp_transfer_survives_the_server_vm_moving_between_nodes_mid_transfer)));
     }
 }

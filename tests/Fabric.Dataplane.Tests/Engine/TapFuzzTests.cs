@@ -8,6 +8,7 @@ using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Ports;
 using Fabric.Dataplane.Ports.Guest;
 using Fabric.Dataplane.Tables;
+using Fabric.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace Fabric.Dataplane.Tests.Engine;
@@ -153,6 +154,11 @@ public class TapFuzzTests(ITestOutputHelper output)
         Assert.Equal(0, Interlocked.Read(ref gs.FramesReceived));
         Assert.Equal(0, Volatile.Read(ref silentNet.Counters.TxPackets));
         peer.Close();
+
+        ReliabilityLog.Record(new(l3 ? "B2" : "B3", $"TAP fuzz from inside the VM's namespace, {kind} network, 3 s: random, mutated, truncated, lying lengths/IHL/checksums, ARP sizes, spoofed MACs, other networks' addresses",
+            $"engine kept running; other network pinged 20/20; {stats.Sent} frames written, {read} read = {dropped} dropped by reason ({string.Join(", ", byReason.Select(kv => $"{kv.Key} {kv.Value}"))}) + {forwarded.Total} forwarded; encapsulated only in VNI {vni}",
+            "per frame, counted by reason", "n/a (no outage)", "0 leaked into other networks (silent guest 0 frames); 0 of 20 pings lost", "n/a",
+            l3 ? nameof(A_fuzzed_tap_port_in_an_l3_network_never_crashes_never_leaks_and_every_frame_is_accounted) : nameof(A_fuzzed_tap_port_in_an_l2_network_never_crashes_never_leaks_and_every_frame_is_accounted)));
     }
 
     /// <summary>Everything the fuzzed network did with a frame other than dropping it: each outcome is one frame.</summary>

@@ -4,6 +4,8 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Ports.Guest;
 using Fabric.Dataplane.Tables;
+using Fabric.Tests.Shared;
+using Xunit.Abstractions;
 
 namespace Fabric.Dataplane.Tests.Engine;
 
@@ -13,7 +15,7 @@ namespace Fabric.Dataplane.Tests.Engine;
 /// never put a frame into the wrong network, and account for every datagram it received: each one is either
 /// decapsulated (then delivered or dropped with a reason) or dropped before that with a reason.
 /// </summary>
-public class UnderlayFuzzTests
+public class UnderlayFuzzTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task A_fuzzed_underlay_never_crashes_the_node_never_leaks_and_every_datagram_lands_in_a_counter()
@@ -104,5 +106,12 @@ public class UnderlayFuzzTests
         Assert.Equal(received, early + notMember + decap);
         Assert.True(notMember > 0 && early > 0 && afterDecap > 0, $"early {early}, not-member {notMember}, after decap {afterDecap}");
         Assert.True(snap.Networks[5001].Fdb.Count <= 64);
+
+        var text = $"{sent} datagrams sent in 3 s, {received} taken by the socket = {early} dropped before decap (unknown VNI, I flag, malformed) "
+                   + $"+ {notMember} not from a member + {decap} decapsulated ({afterDecap} of them dropped after); FDB {snap.Networks[5001].Fdb.Count}/64";
+        output.WriteLine(text);
+        ReliabilityLog.Record(new("B1", "underlay fuzz, 3 s: random bytes, truncated/mutated VXLAN, I flag clear, unknown VNIs, non-member senders",
+            $"engine kept running; guests pinged 20/20 during it; {text}", "per datagram, counted by reason", "n/a (no outage)",
+            "0 leaked into the l3 network; 0 of 20 pings lost", "n/a", nameof(A_fuzzed_underlay_never_crashes_the_node_never_leaks_and_every_datagram_lands_in_a_counter)));
     }
 }
