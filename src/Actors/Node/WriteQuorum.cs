@@ -58,7 +58,7 @@ public static class WriteQuorum
         if (counted.Length == 0)
             return new(MinorityPartition, $"{self} sees no member the split brain resolver counts; writes are refused");
         var reachable = counted.Count(m => m.Reachable);
-        var unreachable = counted.Where(m => !m.Reachable).Select(m => m.Name).ToArray();
+        var unreachable = counted.Where(m => !m.Reachable).Select(m => m.Name).Order(StringComparer.Ordinal).ToArray(); // sorted: the detail reads the same on every call
         if (!Survives(reachable, unreachable.Length, counted[0]))
         {
             var why = reachable == unreachable.Length
