@@ -140,13 +140,19 @@ public sealed class LocationDirectoryActor : ReceiveActor
     private void Modify(Func<LWWDictionary<string, EndpointLocation>, LWWDictionary<string, EndpointLocation>> f)
         => _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, EndpointLocation>.Empty, _write, f));
 
+    /// <summary>
+    /// Moves are counted between consecutive replicated snapshots (notified every 10 ms) by how far the mobility
+    /// sequence rose: only a move raises it (an in-place gratuitous ARP keeps it), so a MAC that moved and moved back
+    /// between two notifications counts twice, not zero times, and every node counts the same moves however its
+    /// notifications were batched. (A freeze inside such a batch pins the place before the batch.)
+    /// </summary>
     private void OnChanged(LWWDictionary<string, EndpointLocation> map)
     {
         var next = map.Entries.ToImmutableDictionary();
         var now = DateTimeOffset.UtcNow;
         foreach (var (key, loc) in next)
         {
-            if (!_replicated.TryGetValue(key, out var before) || before.Vtep == loc.Vtep || before.Seq >= loc.Seq) continue;
+            if (!_replicated.TryGetValue(key, out var before) || before.Seq >= loc.Seq) continue;
             // A move the operator made (the configuration placed the endpoint there) is a live migration, not a
             // symptom: it does not count, and it lifts a freeze, as the RFC's "operator intervention" does.
             if (loc.Origin == LocationOrigin.Config)
@@ -155,7 +161,10 @@ public sealed class LocationDirectoryActor : ReceiveActor
                 _pins.Remove(key);
                 continue;
             }
-            switch (_mobility.Observe(key, now))
+            var verdict = MoveVerdict.Allowed;
+            for (var moves = Math.Min(loc.Seq - before.Seq, 64); moves > 0 && verdict == MoveVerdict.Allowed; moves--)
+                verdict = _mobility.Observe(key, now);
+            switch (verdict)
             {
                 case MoveVerdict.FreezesNow:
                     _pins[key] = before;
