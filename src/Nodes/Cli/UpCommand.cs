@@ -263,7 +263,7 @@ public static class UpCommand
     /// </summary>
     private static async Task<bool> WatchAsync(UpPlan plan, List<LocalNode> nodes, Launcher launcher, RestartPolicy policy, CancellationToken stop)
     {
-        var pending = new Dictionary<string, (DateTime Due, int Attempt)>();
+        var pending = new Dictionary<string, DateTime>(); // node → when it restarts
         var startedAt = nodes.ToDictionary(n => n.Plan.Name, _ => DateTime.UtcNow);
         var delays = nodes.ToDictionary(n => n.Plan.Name, _ => policy.Delay);
         var restarts = nodes.ToDictionary(n => n.Plan.Name, _ => 0);
@@ -286,10 +286,11 @@ public static class UpCommand
                     // A node that keeps dying soon after it starts waits longer each time (crash-loop backoff).
                     var delay = DateTime.UtcNow - startedAt[name] < RestartPolicy.StableAfter ? delays[name] : policy.Delay;
                     delays[name] = TimeSpan.FromTicks(Math.Min(RestartPolicy.MaxDelay.Ticks, Math.Max(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks)));
-                    pending[name] = (DateTime.UtcNow + delay, ++restarts[name]);
+                    pending[name] = DateTime.UtcNow + delay;
+                    restarts[name]++;
                     Console.WriteLine($"{name} exited (code {code}); restarting it in {delay.TotalSeconds:0.#} s (restart {restarts[name]}); see {n.Plan.LogFile}");
                 }
-                else if (pending.TryGetValue(name, out var due) && DateTime.UtcNow >= due.Due)
+                else if (pending.TryGetValue(name, out var due) && DateTime.UtcNow >= due)
                 {
                     pending.Remove(name);
                     n.Dispose();
