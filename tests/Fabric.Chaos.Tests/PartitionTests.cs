@@ -29,7 +29,7 @@ public class PartitionTests(ITestOutputHelper output)
         await using var cut = await LinkCut.CutAsync(c, 3);
         var removed = await ChaosCluster.WaitUntilAsync(() => c.SeesUpAsync(1, "node-1", "node-2"), TimeSpan.FromSeconds(30), "node-3 downed and removed by the majority");
         output.WriteLine($"{ChaosCluster.Stamp()} majority without node-3 after {removed.TotalSeconds:0.0} s");
-        var withdrawn = await ChaosCluster.WaitUntilAsync(async () => await c.FdbEntryAsync(1, net.Id, vm3.Mac) is null, TimeSpan.FromSeconds(10), "vm-3 withdrawn on node-1");
+        await ChaosCluster.WaitUntilAsync(async () => await c.FdbEntryAsync(1, net.Id, vm3.Mac) is null, TimeSpan.FromSeconds(10), "vm-3 withdrawn on node-1");
         var withdrawnAfter = clock.Elapsed;
 
         // The majority keeps taking writes while node-3 is away.
@@ -40,7 +40,6 @@ public class PartitionTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(3));
 
         await cut.RestoreAsync();
-        var healedAt = clock.Elapsed;
         output.WriteLine($"{ChaosCluster.Stamp()} link back");
         var rejoined = await ChaosCluster.WaitUntilAsync(async () => await c.SeesUpAsync(1, "node-1", "node-2", "node-3") && await c.IsReadyAsync(3),
             TimeSpan.FromSeconds(60), "node-3 back in the cluster and ready", 250);
@@ -60,8 +59,6 @@ public class PartitionTests(ITestOutputHelper output)
             $"rejoined {ReliabilityLog.Seconds(rejoined)}, reachable {ReliabilityLog.Seconds(relearned)} after the link returned",
             $"{stats.Lost} of {stats.Sent} on the majority side (longest silence {stats.LongestSilence.TotalMilliseconds:0} ms)", "0",
             nameof(A_node_whose_link_is_cut_is_downed_and_after_the_link_returns_it_restarts_rejoins_and_relearns)));
-        _ = withdrawn;
-        _ = healedAt;
     }
 
     [ChaosFact("ping")]
@@ -120,7 +117,6 @@ public class PartitionTests(ITestOutputHelper output)
         Assert.Contains(acknowledged, a => a.StartsWith("majority-", StringComparison.Ordinal));
 
         await split.HealAsync();
-        var healed = clock.Elapsed;
         var rejoined = await ChaosCluster.WaitUntilAsync(async () =>
                 await c.SeesUpAsync(3, "node-1", "node-2", "node-3", "node-4", "node-5") && await c.IsReadyAsync(1) && await c.IsReadyAsync(2),
             TimeSpan.FromSeconds(90), "the minority back in the cluster", 250);
@@ -144,6 +140,5 @@ public class PartitionTests(ITestOutputHelper output)
             $"all 5 Up {ReliabilityLog.Seconds(rejoined)} after healing, vm-1 reachable {ReliabilityLog.Seconds(relearned)}",
             $"{stats.Lost} of {stats.Sent} on the majority side (longest silence {stats.LongestSilence.TotalMilliseconds:0} ms)", "0",
             nameof(A_two_two_split_with_a_fifth_node_downs_the_minority_refuses_its_writes_and_loses_no_acknowledged_write)));
-        _ = healed;
     }
 }

@@ -48,7 +48,6 @@ public class StoreOutageTests(ITestOutputHelper output)
         output.WriteLine($"{ChaosCluster.Stamp()} {refused.Count} writes refused, slowest answer {slowest.TotalMilliseconds:0} ms");
 
         await pg.StartAgainAsync();
-        var back = Stopwatch.StartNew();
         var accepted = await ChaosCluster.WaitUntilAsync(async () =>
             (await c.SendAsync(2, HttpMethod.Post, "/api/v1/networks", new { name = "after-outage", vni = 9499, kind = "l2" }, TimeSpan.FromSeconds(12))).Status
                 == HttpStatusCode.Created, TimeSpan.FromSeconds(60), "a write accepted after the store returned", 250);
@@ -67,7 +66,6 @@ public class StoreOutageTests(ITestOutputHelper output)
             $"all {refused.Count} writes refused with 503 problem details (none half-written: none in the listing afterwards); reads served from replicas; traffic unaffected; writes accepted again after the store returned",
             $"slowest refusal {slowest.TotalMilliseconds:0} ms", $"writes accepted {ReliabilityLog.Seconds(accepted)} after the store returned",
             $"{stats.Lost} of {stats.Sent}", "0", nameof(With_the_store_down_writes_fail_fast_with_503_nothing_is_half_written_and_writes_resume_when_it_returns)));
-        _ = back;
     }
 }
 

@@ -30,7 +30,6 @@ public sealed class ChaosCluster : IAsyncDisposable
 
     public ClusterFile Cluster { get; private set; } = null!;
     public IReadOnlyList<ClusterFileNode> Nodes => Cluster.Nodes;
-    public string DataDir => _dir.FullName;
     public ITestOutputHelper Output => _output;
 
     private ChaosCluster(Process up, DirectoryInfo dir, ITestOutputHelper output)
@@ -158,14 +157,11 @@ public sealed class ChaosCluster : IAsyncDisposable
         return null;
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int KillProcess(int pid, int signal);
-
     /// <summary>Sends <paramref name="signal"/> (9: kill, 15: terminate) to node <paramref name="index"/>; returns its pid.</summary>
     public async Task<int> SignalAsync(int index, int signal)
     {
         var pid = await NodePidAsync(index) ?? throw new InvalidOperationException($"node-{index} runs no process");
-        if (KillProcess(pid, signal) != 0) throw new InvalidOperationException($"kill -{signal} {pid} failed");
+        if (!Shell.Signal(pid, signal)) throw new InvalidOperationException($"kill -{signal} {pid} failed");
         _output.WriteLine($"{Stamp()} kill -{signal} node-{index} (pid {pid})");
         return pid;
     }

@@ -80,7 +80,7 @@ public sealed partial class PingStream : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            Interrupt(_process.Id);
+            Shell.Signal(_process.Id, 2); // SIGINT: ping stops like after Ctrl-C
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try { await _process.WaitForExitAsync(wait.Token); }
             catch (OperationCanceledException) { _process.Kill(); }
@@ -105,17 +105,6 @@ public sealed partial class PingStream : IAsyncDisposable
             return new PingStats(sent, received, Math.Max(0, sent - received), maxGap, elapsed, Interval) { MedianRttMs = median };
         }
     }
-
-    /// <summary>Replies that arrived between two instants (for "did traffic flow after the fault").</summary>
-    public int ReceivedBetween(DateTime from, DateTime to)
-    {
-        lock (_replies) return _replies.Count(r => r.At >= from && r.At <= to);
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
-
-    private static void Interrupt(int pid) => Kill(pid, 2);
 
     public async ValueTask DisposeAsync()
     {

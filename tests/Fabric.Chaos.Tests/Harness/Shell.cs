@@ -33,6 +33,12 @@ public static class Shell
         return new Result(p.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>kill(2): sends <paramref name="signal"/> (2 SIGINT, 9 SIGKILL, 15 SIGTERM) to <paramref name="pid"/>; true when sent.</summary>
+    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Kill(int pid, int signal);
+
     /// <summary><c>ip ARGS</c>.</summary>
     public static Task<Result> Ip(params string[] args) => RunAsync(Netns.FindIp() ?? "ip", args);
 
