@@ -69,8 +69,9 @@ public sealed class SqliteDurabilityTests : TestKit, IDisposable
 
     private SqliteDurabilityTests(TempDir dir)
         : base(TestConfigs.LocalWithSqlite(dir.Path,
-            // a busy database fails a write after 1 s instead of SQLite's default 30 s
-            $"fabric.store.connection-string = {FabricHocon.Quote($"Data Source={dir.DbFile};Default Timeout=1")}"))
+            // a busy database fails a write after 3 s instead of SQLite's default 30 s: long enough that the first
+            // phase's short lock never outlasts it on a stalled CI machine (at 1 s it once did), short for the second
+            $"fabric.store.connection-string = {FabricHocon.Quote($"Data Source={dir.DbFile};Default Timeout=3")}"))
         => _dir = dir;
 
     [Fact]
