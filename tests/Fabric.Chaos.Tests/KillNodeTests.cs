@@ -59,7 +59,10 @@ public class KillNodeTests(ITestOutputHelper output)
         Assert.Equal(before.Split('\n')[1], after.Split('\n')[1]); // endpoints unchanged
 
         Assert.True(withdrawn <= WithdrawalBound, $"withdrawal took {withdrawn.TotalSeconds:0.0} s, bound {WithdrawalBound.TotalSeconds:0} s");
-        Assert.True(stats.LongestSilence < TimeSpan.FromSeconds(1), $"traffic between the survivors stopped: {stats}");
+        // Never stopped: nothing lost, and no silence longer than the other cases allow (2 s). A 1 s bound failed once
+        // in CI with 0 of 883 lost: a stalled machine delays replies without the fabric dropping any.
+        Assert.Equal(0, stats.Lost);
+        Assert.True(stats.LongestSilence < TimeSpan.FromSeconds(2), $"traffic between the survivors stopped: {stats}");
 
         ReliabilityLog.Record(new ReliabilityLog.Row("F1", "kill -9 of node-1 (oldest: leader, configuration singleton) of 3, ping vm-2 → vm-3 every 20 ms",
             $"traffic between the others never stopped; vm-1 withdrawn on both survivors; writes refused (503) until the singleton moved, then accepted; node-1 restarted by fabric up after 15 s, rejoined, vm-1 reachable; listings identical",
