@@ -31,7 +31,7 @@ public class IsolationPropertyTests(IsolationPropertyTests.Tally tally) : IClass
         {
             if (Failed || LeakCases + DecapCases == 0) return;
             ReliabilityLog.Record(new("B7", "generated two-tenant topologies on 3 nodes (random kinds, shared CIDRs and MACs), frames naming the other tenant, broadcasts, ARP, garbage, forged VNIs",
-                $"{LeakCases} topologies × 20 rounds: {Frames} frames, {Delivered} deliveries ({Encapsulated} via VXLAN), each in the sender's network; {DecapCases} topologies × {DecapFrames / Math.Max(1, DecapCases)} forged-VNI datagrams: {DecapDelivered} deliveries, each to the header's VNI",
+                $"{LeakCases} topologies × 20 rounds: {Frames} frames, {Delivered} deliveries ({Encapsulated} via VXLAN), each in the sender's network; {DecapCases} topologies × {DecapFrames / Math.Max(1, DecapCases)} forged-VNI datagrams: {DecapDelivered} deliveries, each to the header's VNI, and a unicast frame to every endpoint delivered to exactly its port",
                 "per frame, asserted", "n/a (no outage)", "0 frames leaked across networks", "n/a",
                 $"{nameof(Generated_two_tenant_topologies_never_leak_a_frame_across_networks)}, {nameof(Decapsulated_frames_reach_only_ports_of_the_vni_in_their_header)}"));
         }
