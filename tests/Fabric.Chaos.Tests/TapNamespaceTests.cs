@@ -74,6 +74,41 @@ public class TapNamespaceTests(ITestOutputHelper output)
         Assert.Contains(peerAddress, learned["location"]?.GetValue<string>() ?? "", StringComparison.Ordinal);
     }
 
+    [ChaosFact("ping")]
+    public async Task Tap_endpoints_with_a_prefix_in_an_l2_network_without_cidr_ping_each_other_and_one_without_is_refused()
+    {
+        await using var c = await ChaosCluster.StartAsync(output, nodes: 2);
+        var net = (await c.CreateAsync(1, "/api/v1/networks", new { name = "speed", vni = 8008, kind = "l2" })).Id;
+
+        // No CIDR on the network and none on the address: the VM would get a /32 and no route, so it is refused.
+        var refused = await c.SendAsync(1, HttpMethod.Post, "/api/v1/endpoints",
+            new { name = "vm-x", network = net, node = "node-1", ip = "192.168.88.9", port = new { kind = "tap", @namespace = ChaosCluster.VmPrefix + "x" } });
+        Assert.True(refused.Status == HttpStatusCode.BadRequest, $"a TAP endpoint with no known prefix: {refused}");
+        Assert.NotNull(refused.Json!["errors"]?["ip"]);
+
+        var vms = new List<(string Ns, string Ip)>();
+        foreach (var i in new[] { 1, 2 })
+        {
+            var ns = ChaosCluster.VmPrefix + $"speed{i}";
+            c.RemoveOnDispose(ns);
+            var ip = $"192.168.88.{i}";
+            var answer = await c.CreateAsync(1, "/api/v1/endpoints", new { name = $"vm-{i}", network = net, node = $"node-{i}", ip = $"{ip}/24", port = new { kind = "tap", @namespace = ns } });
+            // The address stays an address; the prefix is its own field.
+            Assert.Equal(ip, answer.Json!["ip"]?.GetValue<string>());
+            Assert.Equal(24, answer.Json!["prefixLength"]?.GetValue<int>());
+            vms.Add((ns, ip));
+        }
+        foreach (var (ns, ip) in vms) await UsableFromRootAsync(ns, ip, prefix: 24);
+
+        foreach (var (from, to) in new[] { (vms[0], vms[1]), (vms[1], vms[0]) })
+        {
+            await ChaosCluster.WaitUntilAsync(async () => (await Shell.InNamespace(from.Ns, TimeSpan.FromSeconds(5), "ping", "-n", "-c", "1", "-W", "1", to.Ip)).ExitCode == 0,
+                Settle, $"{from.Ns} pings {to.Ip}", 200);
+            var ping = await Shell.InNamespace(from.Ns, TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", to.Ip);
+            Assert.True(ping.ExitCode == 0 && ping.Output.Contains(" 0% packet loss", StringComparison.Ordinal), $"{from.Ns} → {to.Ip}: {ping.Output}{ping.Error}");
+        }
+    }
+
     /// <summary>
     /// The node made the namespace and put the TAP in it with its address: seen from the root namespace, by
     /// <c>ip netns list</c> without complaint and by <c>ip netns exec</c>.
