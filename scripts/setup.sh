@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 need=()
 if [ "$(id -u)" = 0 ]; then
   # Tools the root-only tests drive for real; a fresh machine has none of them.
-  for pkg in iproute2:ip iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables postgresql:/usr/lib/postgresql; do
+  for pkg in iproute2:ip util-linux:nsenter iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables postgresql:/usr/lib/postgresql; do
     name=${pkg%%:*}; bin=${pkg##*:}
     if [ "${bin#/}" != "$bin" ]; then [ -e "$bin" ] || need+=("$name"); continue; fi
     command -v "$bin" >/dev/null 2>&1 || need+=("$name")

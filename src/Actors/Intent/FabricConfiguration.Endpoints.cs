@@ -47,7 +47,10 @@ public sealed partial record FabricConfiguration
             mac = new MacAddress(AssignedMacBase | serial);
         }
 
-        // Subnet and IP
+        // Subnet and IP. The ip may carry the VM's prefix (a.b.c.d/len): where the network has no CIDR it is the only
+        // place the prefix can come from; where it has one, it must agree.
+        var (ipText, prefixLength, badPrefix) = SplitPrefix(c.Ip);
+        if (badPrefix is not null) return badPrefix;
         var usedIps = neighbours.Where(e => e.Ip is not null).ToDictionary(e => e.Ip!.Value, e => e);
         Subnet? subnet = null;
         Ipv4Address? ip = null;
@@ -58,7 +61,7 @@ public sealed partial record FabricConfiguration
                 return Rejection.Conflict("subnet", "subnet-not-found", $"network {Describe(network.Network)} has no subnet {c.Subnet}");
             if (c.Ip is not null)
             {
-                if (ParseAddress(c.Ip, "ip", "ip", out var wanted) is { } badIp) return badIp;
+                if (ParseAddress(ipText, "ip", "ip", out var wanted) is { } badIp) return badIp;
                 if (subnet is null)
                 {
                     subnet = subnets.FirstOrDefault(s => s.Cidr.Contains(wanted));
@@ -67,6 +70,8 @@ public sealed partial record FabricConfiguration
                 }
                 else if (!subnet.Cidr.Contains(wanted))
                     return Rejection.Conflict("ip", "ip-outside-subnet", $"{wanted} is outside subnet {subnet.Name} ({subnet.Cidr})");
+                if (prefixLength is { } given && given != subnet.Cidr.Length)
+                    return Rejection.Invalid("ip", "ip-prefix-mismatch", $"{c.Ip} has prefix /{given}, but subnet {subnet.Name} is {subnet.Cidr}: write {wanted}/{subnet.Cidr.Length} or just {wanted}");
                 if (wanted == subnet.Cidr.Network)
                     return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the network address of subnet {subnet.Name} ({subnet.Cidr})");
                 if (wanted == subnet.Gateway)
@@ -103,16 +108,33 @@ public sealed partial record FabricConfiguration
             var cidr = network.Network.Cidr;
             if (c.Ip is not null)
             {
-                if (ParseAddress(c.Ip, "ip", "ip", out var wanted) is { } badIp) return badIp;
+                if (ParseAddress(ipText, "ip", "ip", out var wanted) is { } badIp) return badIp;
                 if (cidr is { } p)
                 {
                     if (!p.Contains(wanted))
                         return Rejection.Conflict("ip", "ip-outside-network", $"{wanted} is outside {p}, the cidr of network {Describe(network.Network)}");
                     if (wanted == p.Network || wanted == p.Broadcast)
                         return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the {(wanted == p.Network ? "network" : "broadcast")} address of {p}");
+                    if (prefixLength is { } given && given != p.Length)
+                        return Rejection.Invalid("ip", "ip-prefix-mismatch", $"{c.Ip} has prefix /{given}, but network {Describe(network.Network)} is {p}: write {wanted}/{p.Length} or just {wanted}");
                 }
-                else if (wanted.IsZero || wanted.IsLimitedBroadcast || wanted.IsMulticast)
-                    return Rejection.Invalid("ip", "ip-invalid", $"{wanted} is not a unicast host address");
+                else
+                {
+                    if (wanted.IsZero || wanted.IsLimitedBroadcast || wanted.IsMulticast)
+                        return Rejection.Invalid("ip", "ip-invalid", $"{wanted} is not a unicast host address");
+                    if (prefixLength is { } given)
+                    {
+                        var own = new Ipv4Prefix(wanted, given);
+                        if (given < 31 && (wanted == own.Network || wanted == own.Broadcast))
+                            return Rejection.Conflict("ip", "ip-reserved", $"{wanted} is the {(wanted == own.Network ? "network" : "broadcast")} address of {own}");
+                    }
+                    // A TAP device is configured with the address and its prefix; without one it gets a /32 and no
+                    // route, and the VM cannot reach anyone. A guest answers ARP for any target when it has no
+                    // gateway, so it needs no prefix.
+                    else if (port!.Kind == PortKind.Tap)
+                        return Rejection.Invalid("ip", "ip-prefix-unknown",
+                            $"network {Describe(network.Network)} has no cidr, so a tap endpoint's prefix must come with its ip: write {wanted}/24 (or the prefix the VMs share), or give the network a cidr");
+                }
                 if (usedIps.TryGetValue(wanted, out var holder))
                     return Rejection.Conflict("ip", "ip-in-use", $"{wanted} is already used by {holder.Id} ({holder.Name}) in network {Describe(network.Network)}");
                 ip = wanted;
@@ -126,8 +148,19 @@ public sealed partial record FabricConfiguration
         }
 
         var endpoint = new Endpoint(
-            EntityIds.Endpoint(NextEndpoint), c.Name!, c.Network, subnet?.Id, c.Node!, mac, ip, port!, c.SourceCheck ?? true, MoveSeq: 0);
+            EntityIds.Endpoint(NextEndpoint), c.Name!, c.Network, subnet?.Id, c.Node!, mac, ip, port!, c.SourceCheck ?? true, MoveSeq: 0, prefixLength);
         return Decision.Emit(new EndpointCreated(endpoint));
+    }
+
+    /// <summary>Splits <c>a.b.c.d/len</c> into the address text and the prefix length (1..31); no slash: no prefix.</summary>
+    private static (string? Address, int? PrefixLength, Rejection? Rejection) SplitPrefix(string? ip)
+    {
+        var slash = ip?.IndexOf('/') ?? -1;
+        if (slash < 0) return (ip, null, null);
+        var text = ip![(slash + 1)..];
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length) || length is < 1 or > 31)
+            return (null, null, Rejection.Invalid("ip", "ip-prefix-invalid", $"'{ip}' has no usable prefix: expected a.b.c.d/len with len 1..31"));
+        return (ip[..slash], length, null);
     }
 
     private static (EndpointPort? Port, Rejection? Rejection) DecidePort(EndpointPortSpec? spec)

@@ -45,7 +45,8 @@ public sealed record EndpointPort(PortKind Kind, string? Namespace = null);
 
 /// <summary>
 /// A VM's port: where it is (node), who it is (MAC, IP) and how it is plugged in. <see cref="MoveSeq"/>
-/// starts at 0 and rises by one with every move; gossip lets the highest win.
+/// starts at 0 and rises by one with every move; gossip lets the highest win. <see cref="PrefixLength"/> is the
+/// prefix the ip was written with (a.b.c.d/len), null when it was not: then the subnet's or network's CIDR applies.
 /// </summary>
 public sealed record Endpoint(
     string Id,
@@ -57,4 +58,5 @@ public sealed record Endpoint(
     Ipv4Address? Ip,
     EndpointPort Port,
     bool SourceCheck,
-    long MoveSeq);
+    long MoveSeq,
+    int? PrefixLength = null);

@@ -71,7 +71,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
             {
                 // Identity or attachment changed, or the port could not be made: (re)plug. Anything else (a move
                 // sequence) keeps the port.
-                if (p.Error is null && p.Endpoint.Mac == e.Mac && p.Endpoint.Ip == e.Ip && p.Endpoint.Port == e.Port && p.Endpoint.Subnet == e.Subnet)
+                if (p.Error is null && p.Endpoint.Mac == e.Mac && p.Endpoint.Ip == e.Ip && p.Endpoint.PrefixLength == e.PrefixLength && p.Endpoint.Port == e.Port && p.Endpoint.Subnet == e.Subnet)
                 {
                     _plugged[e.Id] = p with { Endpoint = e };
                     continue;
@@ -110,7 +110,10 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         var id = _nextPortId++;
         var counters = new PortCounters();
         var subnet = net.Subnets.FirstOrDefault(s => s.Id == e.Subnet);
-        var prefix = subnet?.Cidr ?? net.Cidr ?? new Ipv4Prefix(e.Ip ?? default, 32);
+        // The prefix the ip was written with, else the subnet's or the network's (the configuration refuses a TAP
+        // endpoint for which none is known; a guest with none answers ARP for any target, so /32 does it no harm).
+        var prefix = e.PrefixLength is { } length ? new Ipv4Prefix(e.Ip ?? default, length)
+            : subnet?.Cidr ?? net.Cidr ?? new Ipv4Prefix(e.Ip ?? default, 32);
         var gateway = net.Kind == Intent.NetworkKind.L3 && subnet is not null ? subnet.Gateway : default;
         try
         {

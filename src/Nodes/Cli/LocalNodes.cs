@@ -37,23 +37,30 @@ public sealed class LocalNode(NodePlan plan, Process process) : IDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add((setsid is null ? "exec " : $"exec '{setsid}' ") + "\"$@\" </dev/null " + (append ? ">>" : ">") + "\"$FABRIC_LOG\" 2>&1");
         psi.ArgumentList.Add("fabric-node");
-        if (plan.Namespace is not null)
-        {
-            // `ip netns exec` enters the namespace and execs the command: same pid, so signals and the watch still work.
-            psi.ArgumentList.Add(Netns.FindIp() ?? "ip");
-            psi.ArgumentList.Add("netns");
-            psi.ArgumentList.Add("exec");
-            psi.ArgumentList.Add(plan.Namespace);
-        }
-        psi.ArgumentList.Add(launcher.FileName);
-        foreach (var a in launcher.PrefixArguments) psi.ArgumentList.Add(a);
-        psi.ArgumentList.Add("node");
-        psi.ArgumentList.Add("--config");
-        psi.ArgumentList.Add(plan.ConfigFile);
+        foreach (var a in Command(launcher, plan)) psi.ArgumentList.Add(a);
         psi.Environment["FABRIC_LOG"] = plan.LogFile;
         psi.Environment[ShutdownSignal.ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(psi) ?? throw new CliException($"could not start {plan.Name}");
         return new LocalNode(plan, process);
+    }
+
+    /// <summary>
+    /// The command that runs the node (pure). With a namespace, <c>nsenter --net</c> enters only the network
+    /// namespace and execs the node: same pid, so signals and the watch still work, and the node stays in the host's
+    /// mount namespace. Not <c>ip netns exec</c>: it also unshares the mount namespace (to remount /sys), so the
+    /// <c>ip netns add</c> a node runs for a TAP endpoint's namespace bind-mounted it where only that node saw it,
+    /// and from the host the VM's namespace was unusable ("Peer netns reference is invalid"). Nothing in the node
+    /// reads /sys or /etc/netns, which is all the rest of <c>ip netns exec</c> gave it.
+    /// </summary>
+    public static IReadOnlyList<string> Command(Launcher launcher, NodePlan plan)
+    {
+        List<string> args = [];
+        if (plan.Namespace is not null)
+            args.AddRange([Netns.FindNsenter() ?? "nsenter", $"--net={Netns.PathOf(plan.Namespace)}", "--"]);
+        args.Add(launcher.FileName);
+        args.AddRange(launcher.PrefixArguments);
+        args.AddRange(["node", "--config", plan.ConfigFile]);
+        return args;
     }
 
     /// <summary>The last lines of the node's log (for error messages).</summary>

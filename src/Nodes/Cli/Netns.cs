@@ -54,6 +54,7 @@ public static partial class Netns
         if (!OperatingSystem.IsLinux()) return "--netns needs Linux network namespaces";
         if (!Environment.IsPrivilegedProcess) return "--netns needs root (it creates network namespaces, a bridge and veth pairs)";
         if (FindIp() is null) return "--netns needs the `ip` command (Debian: apt-get install iproute2; scripts/setup.sh does it as root)";
+        if (FindNsenter() is null) return "--netns needs the `nsenter` command (Debian: apt-get install util-linux; scripts/setup.sh does it as root)";
         return null;
     }
 
@@ -87,6 +88,12 @@ public static partial class Netns
     {
         foreach (var c in TeardownCommands(plan.Nodes.Select(n => n.Namespace!))) await RunAsync(c, check: false);
     }
+
+    /// <summary>Where <c>ip netns add NAME</c> bind-mounts a namespace, and <c>ip netns exec</c> / nsenter find it.</summary>
+    public static string PathOf(string ns) => $"/run/netns/{ns}";
+
+    /// <summary>nsenter (util-linux), which starts each node inside its network namespace.</summary>
+    public static string? FindNsenter() => new[] { "/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter" }.FirstOrDefault(File.Exists);
 
     public static string? FindIp() => new[] { "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip" }.FirstOrDefault(File.Exists);
 

@@ -126,7 +126,7 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
                 $"fabric.http.token = {FabricHocon.Quote(Token)}",
                 ExtraHocon is null ? "" : "# from --hocon\n" + ExtraHocon),
         };
-        var run = node.Namespace is null ? "" : $"ip netns exec {node.Namespace} ";
+        var run = node.Namespace is null ? "" : $"nsenter --net={Netns.PathOf(node.Namespace)} -- ";
         return $"# Written by `fabric up` for {node.Name} of {Nodes.Count}; `{run}fabric node --config {node.ConfigFile}` runs it.\n"
             + cluster.ToHocon() + "\n";
     }

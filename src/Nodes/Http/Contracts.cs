@@ -54,7 +54,7 @@ public sealed record CreateEndpointRequest(
     [property: Required] EndpointPortRequest? Port,
     [property: Description("subnet id (l3); default: the first with a free address")] string? Subnet = null,
     [property: Description("assigned when omitted")] string? Mac = null,
-    [property: Description("assigned when omitted")] string? Ip = null,
+    [property: Description("IPv4 address, optionally with the VM's prefix (192.168.88.1/24); assigned when omitted. A tap endpoint in an l2 network without cidr needs the prefix (400 naming ip otherwise); where the subnet or network has a cidr, a prefix must match it")] string? Ip = null,
     [property: Description("drop frames whose source MAC/IP is not the endpoint's (default true)")] bool? SourceCheck = null);
 
 [JsonExample("""{"node": "node-2"}""")]

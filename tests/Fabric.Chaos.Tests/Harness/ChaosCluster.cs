@@ -242,6 +242,9 @@ public sealed class ChaosCluster : IAsyncDisposable
         return ns;
     }
 
+    /// <summary>A namespace a node makes (a TAP endpoint's), removed at the end should the node not have done so.</summary>
+    public void RemoveOnDispose(string ns) => _vmNamespaces.Add(ns);
+
     /// <summary>Removes VM namespaces an earlier, killed run left behind.</summary>
     private static async Task RemoveLeftoverVmsAsync()
     {

@@ -205,6 +205,26 @@ public class NetnsPlanTests
     }
 
     [Fact]
+    public void A_node_enters_only_its_network_namespace_so_the_namespaces_it_makes_are_the_hosts()
+    {
+        // `ip netns exec` would also give the node a mount namespace of its own, where the `ip netns add` of a TAP
+        // endpoint's namespace stays invisible to the host. nsenter --net execs in place (same pid) and enters only
+        // the network namespace.
+        var launcher = new Launcher("/opt/fabric/fabric", []);
+        var plan = Plan(2);
+        var netns = plan.Nodes[1];
+        var command = LocalNode.Command(launcher, netns);
+        Assert.EndsWith("nsenter", command[0], StringComparison.Ordinal);
+        Assert.Equal(["--net=/run/netns/fabric-node-2", "--", "/opt/fabric/fabric", "node", "--config", netns.ConfigFile], command.Skip(1));
+        Assert.DoesNotContain(command, a => a is "netns" or "exec" || a.StartsWith("--mount", StringComparison.Ordinal));
+        Assert.Contains("nsenter --net=/run/netns/fabric-node-2 -- fabric node", plan.NodeHocon(netns), StringComparison.Ordinal);
+
+        var plain = UpPlan.Create(new UpOptions(2, "/tmp/n", 5000), "t").Nodes[1];
+        Assert.Equal(["/usr/bin/dotnet", "/opt/fabric/fabric.dll", "node", "--config", plain.ConfigFile],
+            LocalNode.Command(new Launcher("/usr/bin/dotnet", ["/opt/fabric/fabric.dll"]), plain));
+    }
+
+    [Fact]
     public void Interface_names_fit_linux_limit_of_15_characters()
     {
         var plan = Plan(254, "10.0.0.0/16");

@@ -61,6 +61,54 @@ public sealed class EndpointApiTests(HttpNodeFixture node)
     }
 
     [Fact]
+    public async Task A_tap_endpoint_in_an_l2_network_without_cidr_needs_its_prefix_with_the_ip()
+    {
+        const string path = "/api/v1/endpoints";
+        var net = (await Api.Create("/api/v1/networks", new { name = node.Name("speed"), vni = node.NextVni(), kind = "l2" }))["id"]!.GetValue<string>();
+        object Tap(string name, string ip) => new { name, network = net, node = "elsewhere", ip, port = new { kind = "tap", @namespace = "ns-" + name } };
+
+        // Without a prefix the device would be a /32 with no route: a VM that silently reaches no one.
+        var refused = await Api.Post(path, Tap("a", "192.168.88.1"));
+        Problem.Assert(refused, HttpStatusCode.BadRequest, "ip", "ip-prefix-unknown");
+        Assert.Contains("192.168.88.1/24", refused.Body["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Problem.Assert(await Api.Post(path, Tap("a", "192.168.88.1/33")), HttpStatusCode.BadRequest, "ip", "ip-prefix-invalid");
+        Problem.Assert(await Api.Post(path, Tap("a", "192.168.88.1/0")), HttpStatusCode.BadRequest, "ip", "ip-prefix-invalid");
+        Problem.Assert(await Api.Post(path, Tap("a", "192.168.88.1/x")), HttpStatusCode.BadRequest, "ip", "ip-prefix-invalid");
+        Problem.Assert(await Api.Post(path, Tap("a", "192.168.88.0/24")), HttpStatusCode.Conflict, "ip", "ip-reserved");
+        Problem.Assert(await Api.Post(path, Tap("a", "192.168.88.255/24")), HttpStatusCode.Conflict, "ip", "ip-reserved");
+
+        // With it: the address stays an address, the prefix is its own field, and reads say the same.
+        var created = await Api.Create(path, Tap("a", "192.168.88.1/24"));
+        Assert.Equal("192.168.88.1", created["ip"]!.GetValue<string>());
+        Assert.Equal(24, created["prefixLength"]!.GetValue<int>());
+        Assert.Equal(created.ToJsonString(), (await Api.Get($"{path}/{created["id"]!.GetValue<string>()}")).Body.ToJsonString());
+        Problem.Assert(await Api.Post(path, Tap("b", "192.168.88.1/24")), HttpStatusCode.Conflict, "ip", "ip-in-use");
+
+        // A guest answers ARP for any target when it has no gateway, so it needs no prefix; a TAP without an ip is
+        // left for the VM to address.
+        var guest = await Api.Create(path, new { name = "g", network = net, node = "elsewhere", ip = "192.168.88.7", port = new { kind = "guest" } });
+        Assert.Null(guest["prefixLength"]);
+        var bare = await Api.Create(path, new { name = "bare", network = net, node = "elsewhere", port = new { kind = "tap" } });
+        Assert.Null(bare["ip"]);
+    }
+
+    [Fact]
+    public async Task A_prefix_written_with_the_ip_must_match_the_subnet_or_network_cidr()
+    {
+        const string path = "/api/v1/endpoints";
+        var (net, _) = await L3WithSubnet();
+        Problem.Assert(await Api.Post(path, new { name = "p", network = net, node = "elsewhere", ip = "10.7.1.20/16", port = new { kind = "tap" } }),
+            HttpStatusCode.BadRequest, "ip", "ip-prefix-mismatch");
+        Assert.Equal(24, (await Api.Create(path, new { name = "p", network = net, node = "elsewhere", ip = "10.7.1.20/24", port = new { kind = "tap" } }))["prefixLength"]!.GetValue<int>());
+
+        var l2 = (await Api.Create("/api/v1/networks", new { name = node.Name("l2cidr"), vni = node.NextVni(), kind = "l2", cidr = "10.8.0.0/16" }))["id"]!.GetValue<string>();
+        Problem.Assert(await Api.Post(path, new { name = "q", network = l2, node = "elsewhere", ip = "10.8.1.20/24", port = new { kind = "tap" } }),
+            HttpStatusCode.BadRequest, "ip", "ip-prefix-mismatch");
+        // Where the network has a cidr, an ip without a prefix is fine as before.
+        Assert.Null((await Api.Create(path, new { name = "q", network = l2, node = "elsewhere", ip = "10.8.1.20", port = new { kind = "tap" } }))["prefixLength"]);
+    }
+
+    [Fact]
     public async Task Every_rule_of_an_endpoint_names_its_field()
     {
         var (net, subnet) = await L3WithSubnet();
