@@ -102,9 +102,12 @@ public sealed class FabricRuntime : IAsyncDisposable
             throw;
         }
         var system = node.System;
-        system.ActorOf(ClusterSingletonManager.Props(
-            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId), PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(system)), "configuration");
+        var singleton = ClusterSingletonManagerSettings.Create(system);
+        var lease = ConfigurationLease.Of(full);
+        if (lease is not null) singleton = singleton.WithLeaseSettings(lease);
+        var manager = system.ActorOf(ClusterSingletonManager.Props(
+            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId), PoisonPill.Instance, singleton), "configuration");
+        if (lease is not null && ConfigurationLease.MayReform(node)) ConfigurationLease.StartReformer(system, lease, manager, full);
         var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/configuration",
             ClusterSingletonProxySettings.Create(system).WithBufferSize(1000)), "configuration-proxy");
         system.ActorOf(Akka.Actor.Props.Create(() => new ConfigurationAnnouncerActor()), "configuration-announcer");
