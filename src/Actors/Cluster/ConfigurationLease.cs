@@ -33,17 +33,23 @@ public static class ConfigurationLease
     }
 
     /// <summary>
-    /// Starts the reformer with the very lease instance the singleton manager at <paramref name="manager"/> takes
-    /// (Akka names it <c>{system}-singleton-{manager path}</c>, owner host:port): a node that forms the cluster
-    /// hands the lease straight to its singleton.
+    /// The very lease instance the singleton manager named <paramref name="managerName"/> (under /user) takes: Akka
+    /// names it <c>{system}-singleton-{manager path}</c> with owner host:port, and LeaseProvider keeps one instance per
+    /// name, configuration and owner. So the reformer hands a lease it won straight to its singleton, and the
+    /// singleton's writes check the lease it holds.
     /// </summary>
-    public static IActorRef StartReformer(ActorSystem system, LeaseUsageSettings usage, IActorRef manager, Config config)
+    public static Lease For(ActorSystem system, LeaseUsageSettings usage, string managerName)
     {
-        var cluster = Akka.Cluster.Cluster.Get(system);
-        var lease = LeaseProvider.Get(system).GetLease(SingletonLeaseName(system, manager), usage.LeaseImplementation, cluster.SelfAddress.HostPort());
-        return system.ActorOf(ClusterReformActor.Props(ReformSettings.From(config), lease), "cluster-reform");
+        var path = new RootActorPath(new Address("akka", system.Name)) / "user" / managerName;
+        var owner = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+        return LeaseProvider.Get(system).GetLease($"{system.Name}-singleton-{path}", usage.LeaseImplementation, owner);
     }
 
-    /// <summary>As ClusterSingletonManager names its lease.</summary>
-    public static string SingletonLeaseName(ActorSystem system, IActorRef manager) => $"{system.Name}-singleton-{manager.Path}";
+    /// <summary>Fails the start if the manager would name its lease otherwise (an Akka upgrade changing the rule).</summary>
+    public static void EnsureSameLease(ActorSystem system, IActorRef manager, Lease lease)
+    {
+        var expected = $"{system.Name}-singleton-{manager.Path}";
+        if (lease.Settings.LeaseName != expected)
+            throw new InvalidOperationException($"the configuration lease is named {lease.Settings.LeaseName}, the singleton's would be {expected}");
+    }
 }

@@ -19,8 +19,11 @@ namespace Fabric.Actors.Cluster;
 /// The row holds the owner, when the lease expires (UTC milliseconds) and a generation that grows on every
 /// acquisition. Every change is one conditional UPDATE, atomic in both stores: acquire only when the row is free,
 /// expired or already ours; renew and release only while owner and generation are still ours. The holder renews
-/// every <c>heartbeat-interval</c> to <c>now + heartbeat-timeout</c>, and gives the lease up (the lost callback: the
-/// singleton stops) once it has not renewed for half the timeout, well before anyone else may take it. Expiry is
+/// every <c>heartbeat-interval</c> to <c>now + heartbeat-timeout</c>. <see cref="CheckLease"/> is true only while the
+/// last renewal is less than half the timeout old, well before anyone else may take the lease, and the singleton
+/// checks it before every write (ConfigurationSupervisor): a holder cut off from the store writes nothing, and keeps
+/// renewing. Only a renewal the store refuses (the row is someone else's, or a later generation) is a loss: the lost
+/// callback stops the singleton. Expiry is
 /// judged on each node's clock: nodes sharing a store are assumed to agree within a second (NTP), far below the
 /// timeout. Owner names are host:port, so a node's singleton may take over its predecessor's lease at once (the same
 /// address cannot be bound twice, so the predecessor is gone); <see cref="AcquireIfIdle"/> never does: a node
@@ -169,13 +172,19 @@ public sealed class StoreLease : Lease, IDisposable
         {
             if (_generation != generation) return; // released or re-taken meanwhile
             if (renewed == true) { _renewedAt = now; return; }
-            // Taken by someone else (not renewed), or the store unreachable for half the timeout: give it up now, while
-            // nobody else may take it yet.
-            if (renewed == false || DateTime.UtcNow - _renewedAt >= _timeout / 2)
+            // The store unreachable: keep trying. CheckLease says no once half the timeout has passed, and every write
+            // checks it, so nothing is written meanwhile; the singleton stays, answering at once. Stopping it would
+            // only make writes wait for their timeout, and nobody can take the lease from a store nobody reaches.
+            if (renewed is null)
             {
-                reason = renewed == false
-                    ? new LeaseException($"lease {Settings.LeaseName} (generation {generation}) is no longer held by {Settings.OwnerName}")
-                    : new LeaseException($"lease {Settings.LeaseName} not renewed for {(DateTime.UtcNow - _renewedAt).TotalSeconds:0.0} s: {failure?.Message}");
+                if (DateTime.UtcNow - _renewedAt >= _timeout / 2)
+                    _log.Warning("Lease {0} not renewed for {1:0.0} s (writes are refused until it is): {2}", Settings.LeaseName,
+                        (DateTime.UtcNow - _renewedAt).TotalSeconds, failure?.Message);
+            }
+            else
+            {
+                // The store answered: the lease is someone else's now (or a later generation). Lost for good.
+                reason = new LeaseException($"lease {Settings.LeaseName} (generation {generation}) is no longer held by {Settings.OwnerName}");
                 lost = _lost;
                 _generation = null;
                 _lost = null;
