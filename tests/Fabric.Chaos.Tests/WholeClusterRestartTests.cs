@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Fabric.Chaos.Tests.Faults;
 using Fabric.Chaos.Tests.Harness;
 using Fabric.Tests.Shared;
 using Microsoft.Data.Sqlite;
@@ -40,6 +41,67 @@ public class WholeClusterRestartTests(ITestOutputHelper output)
         => RunAsync("F9", "SIGTERM to all 3 nodes at once (each leaves gracefully, then fabric up restarts it), writes before and during",
             c => Task.WhenAll(c.SignalAsync(1, 15), c.SignalAsync(2, 15), c.SignalAsync(3, 15)),
             nameof(Nodes_all_terminated_form_the_cluster_again_by_themselves));
+
+    /// <summary>
+    /// The other side of reforming: a node restarted behind a partition must never form a cluster of its own, however
+    /// long it waits. node-1 is the hardest: the oldest, so its singleton held the lease when it was cut off.
+    /// </summary>
+    [ChaosFact]
+    public async Task A_restarted_node_cut_off_from_the_running_cluster_never_forms_one_of_its_own()
+    {
+        await using var c = await ChaosCluster.StartAsync(output, nodes: 3);
+        await c.CreateAsync(2, "/api/v1/networks", new { name = "before-cut", vni = 9301, kind = "l2" });
+
+        var clock = Stopwatch.StartNew();
+        await using var split = await Partition.SplitAsync(c, [1], [2, 3]);
+        await ChaosCluster.WaitUntilAsync(() => c.SeesUpAsync(2, "node-2", "node-3"), TimeSpan.FromSeconds(30), "node-1 downed and removed by the majority");
+        await ChaosCluster.WaitUntilAsync(async () =>
+            (await c.SendAsync(2, HttpMethod.Post, "/api/v1/networks", new { name = "majority", vni = 9302, kind = "l2" }, TimeSpan.FromSeconds(6))).Status
+                == HttpStatusCode.Created, TimeSpan.FromSeconds(30), "the majority accepts writes (its oldest took the lease)", 250);
+        var majorityWrites = clock.Elapsed;
+        output.WriteLine($"{ChaosCluster.Stamp()} the majority writes {majorityWrites.TotalSeconds:0.0} s after the split");
+        await ChaosCluster.WaitUntilAsync(() => Task.FromResult(c.Log.Contains("node-1 restarted", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), "node-1 downs itself and fabric up restarts it");
+
+        // Longer than a node needs to form the cluster when nobody holds the lease (reform.after 5 s, then the lease
+        // idle for 3 s), twice over: node-1 stays out, and takes no write.
+        var watch = Stopwatch.StartNew();
+        var asked = 0;
+        while (watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            Assert.False(await c.IsReadyAsync(1), $"node-1, cut off, is Up in a cluster of its own {watch.Elapsed.TotalSeconds:0.0} s after its restart");
+            try
+            {
+                var answer = await c.SendAsync(1, HttpMethod.Post, "/api/v1/networks", new { name = $"cut-off-{asked}", vni = 9310 + asked, kind = "l2" }, TimeSpan.FromSeconds(6));
+                Assert.NotEqual(HttpStatusCode.Created, answer.Status);
+                asked++;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { } // still starting
+            await Task.Delay(500);
+        }
+        var members = await c.MembersAsync(1);
+        output.WriteLine($"{ChaosCluster.Stamp()} node-1 after 20 s cut off: members [{string.Join(", ", members.Select(m => $"{m.Name} {m.Status}"))}], {asked} writes refused");
+        Assert.DoesNotContain(members, m => m.Status == "up");
+        Assert.True(asked > 0, "node-1 never answered a write while cut off");
+
+        await split.HealAsync();
+        var rejoined = await ChaosCluster.WaitUntilAsync(async () => await c.SeesUpAsync(2, "node-1", "node-2", "node-3") && await c.IsReadyAsync(1),
+            TimeSpan.FromSeconds(60), "node-1 back in the cluster", 250);
+        output.WriteLine($"{ChaosCluster.Stamp()} node-1 rejoined {rejoined.TotalSeconds:0.0} s after the partition healed");
+        await ChaosCluster.WaitUntilAsync(async () => (await c.ListingAsync(1)).Contains("\"majority\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20),
+            "node-1 lists the majority's write");
+        var listing = await c.ListingAsync(1);
+        Assert.Contains("\"before-cut\"", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"cut-off-", listing, StringComparison.Ordinal);
+
+        await c.StopAsync();
+        var sequence = JournalSequence(c.StorePath);
+        Assert.Null(SingleWriterVerdict(sequence));
+        ReliabilityLog.Record(new ReliabilityLog.Row("F10", "node-1 (oldest, lease holder) of 3 cut off by a partition, downed, restarted by fabric up and kept cut off for 20 s",
+            $"the majority took the lease and writes; node-1 never formed a cluster of its own (never Up) and refused all {asked} writes sent to it; rejoined after the partition healed; journal sequence numbers 1 … {sequence.Count} in write order",
+            $"majority writes {ReliabilityLog.Seconds(majorityWrites)} after the split", $"node-1 rejoined {ReliabilityLog.Seconds(rejoined)} after healing",
+            "n/a", "0", nameof(A_restarted_node_cut_off_from_the_running_cluster_never_forms_one_of_its_own)));
+    }
 
     private async Task RunAsync(string id, string what, Func<ChaosCluster, Task<int[]>> fault, string test)
     {
