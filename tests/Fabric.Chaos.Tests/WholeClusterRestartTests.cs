@@ -98,7 +98,7 @@ public class WholeClusterRestartTests(ITestOutputHelper output)
         var sequence = JournalSequence(c.StorePath);
         Assert.Null(SingleWriterVerdict(sequence));
         ReliabilityLog.Record(new ReliabilityLog.Row("F10", "node-1 (oldest, lease holder) of 3 cut off by a partition, downed, restarted by fabric up and kept cut off for 20 s",
-            $"the majority took the lease and writes; node-1 never formed a cluster of its own (never Up) and refused all {asked} writes sent to it; rejoined after the partition healed; journal sequence numbers 1 … {sequence.Count} in write order",
+            $"the majority took the lease and writes; node-1 never formed a cluster of its own (never Up) and refused all {asked} writes sent to it; rejoined after the partition healed; journal sequence numbers 1 … {sequence.Count} in write order, writers never interleaved",
             $"majority writes {ReliabilityLog.Seconds(majorityWrites)} after the split", $"node-1 rejoined {ReliabilityLog.Seconds(rejoined)} after healing",
             "n/a", "0", nameof(A_restarted_node_cut_off_from_the_running_cluster_never_forms_one_of_its_own)));
     }
@@ -176,13 +176,13 @@ public class WholeClusterRestartTests(ITestOutputHelper output)
         await c.StopAsync();
         var sequence = JournalSequence(c.StorePath);
         var verdict = SingleWriterVerdict(sequence);
-        output.WriteLine($"journal: {sequence.Count} events of the configuration; {verdict ?? "sequence numbers 1 … n in write order"}");
+        output.WriteLine($"journal: {sequence.Count} events of the configuration by {sequence.Select(e => e.Writer).Distinct().Count()} writers one after another; {verdict ?? "sequence numbers 1 … n in write order"}");
         Assert.Null(verdict);
         Assert.Empty(lost);
         Assert.True(healed <= HealBound, $"writes accepted again {healed.TotalSeconds:0.0} s after the fault, bound {HealBound.TotalSeconds:0} s");
 
         ReliabilityLog.Record(new ReliabilityLog.Row(id, what,
-            $"the cluster formed again by itself (fabric up --restart always); {acknowledged.Count} acknowledged writes all listed on every node; journal sequence numbers 1 … {sequence.Count} in write order (one writer)",
+            $"the cluster formed again by itself (fabric up --restart always); {acknowledged.Count} acknowledged writes all listed on every node; journal sequence numbers 1 … {sequence.Count} in write order, {sequence.Select(e => e.Writer).Distinct().Count()} writer incarnations never interleaved",
             $"every node process gone {ReliabilityLog.Seconds(gone)} after the last signal",
             $"writes accepted {ReliabilityLog.Seconds(healed)} after the last signal (bound 30 s), all Up {ReliabilityLog.Seconds(allUp)}",
             "n/a", "0", test));
@@ -190,30 +190,40 @@ public class WholeClusterRestartTests(ITestOutputHelper output)
 
     private static string Name(int k, ChaosCluster.Answer answer) => answer.Json?["name"]?.GetValue<string>() ?? throw new Xunit.Sdk.XunitException($"no name in {answer} ({k})");
 
-    /// <summary>The configuration's sequence numbers, in the order the journal stored them.</summary>
-    private static List<long> JournalSequence(string store)
+    /// <summary>The configuration's events as (sequence number, writer), in the order the journal stored them.</summary>
+    private static List<(long Sequence, string Writer)> JournalSequence(string store)
     {
         using var connection = new SqliteConnection($"Data Source={store};Mode=ReadOnly");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT sequence_number FROM journal WHERE persistence_id = 'fabric-configuration' ORDER BY ordering";
+        command.CommandText = "SELECT sequence_number, COALESCE(writer_uuid, '') FROM journal WHERE persistence_id = 'fabric-configuration' ORDER BY ordering";
         using var reader = command.ExecuteReader();
-        var result = new List<long>();
-        while (reader.Read()) result.Add(reader.GetInt64(0));
+        var result = new List<(long, string)>();
+        while (reader.Read()) result.Add((reader.GetInt64(0), reader.GetString(1)));
         return result;
     }
 
     /// <summary>
-    /// Null when the sequence is 1, 2, … n in write order; else what breaks it. Two configuration actors running at once
-    /// would each continue from what they recovered: a duplicate (refused by the store's key, or stored), a number
-    /// stored after a higher one, or a gap.
+    /// Null when the sequence is 1, 2, … n in write order and each writer (one per incarnation of the configuration
+    /// actor, Akka's writer_uuid) wrote one unbroken run; else what breaks it. Two configuration actors running at once
+    /// would each continue from what they recovered: a duplicate (refused by the store's unique key, or stored), a
+    /// number stored after a higher one, a gap, or an earlier writer writing again after a later one started.
     /// </summary>
-    internal static string? SingleWriterVerdict(IReadOnlyList<long> sequence)
+    internal static string? SingleWriterVerdict(IReadOnlyList<(long Sequence, string Writer)> events)
     {
-        if (sequence.Count == 0) return "no events at all";
-        for (var i = 0; i < sequence.Count; i++)
-            if (sequence[i] != i + 1)
-                return $"event {i + 1} in write order has sequence number {sequence[i]} (after {(i == 0 ? "nothing" : sequence[i - 1].ToString(System.Globalization.CultureInfo.InvariantCulture))})";
+        if (events.Count == 0) return "no events at all";
+        var finished = new HashSet<string>();
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].Sequence != i + 1)
+                return $"event {i + 1} in write order has sequence number {events[i].Sequence} (after {(i == 0 ? "nothing" : events[i - 1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture))})";
+            if (i > 0 && events[i].Writer != events[i - 1].Writer)
+            {
+                finished.Add(events[i - 1].Writer);
+                if (finished.Contains(events[i].Writer))
+                    return $"writer {events[i].Writer} wrote sequence number {events[i].Sequence} after another writer had taken over";
+            }
+        }
         return null;
     }
 }
