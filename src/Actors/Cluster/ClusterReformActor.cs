@@ -72,7 +72,7 @@ public sealed record ReformSettings(TimeSpan After, TimeSpan IdleFor, TimeSpan I
     {
         var c = config.GetConfig("fabric.cluster.reform");
         return new ReformSettings(
-            c?.GetTimeSpan("after", TimeSpan.FromSeconds(3)) ?? TimeSpan.FromSeconds(3),
+            c?.GetTimeSpan("after", TimeSpan.FromSeconds(5)) ?? TimeSpan.FromSeconds(5),
             c?.GetTimeSpan("idle-for", TimeSpan.FromSeconds(3)) ?? TimeSpan.FromSeconds(3),
             c?.GetTimeSpan("interval", TimeSpan.FromSeconds(1)) ?? TimeSpan.FromSeconds(1));
     }
