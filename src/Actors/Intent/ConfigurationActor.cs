@@ -123,11 +123,13 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     /// failure (0.2 s, doubling up to <paramref name="maxBackoff"/>, default 2 s) and, until it has recovered,
     /// answers every request at once with <see cref="StoreUnavailable"/>.
     /// </summary>
-    public static Props PropsWithBackoff(string persistenceId = DefaultPersistenceId, TimeSpan? minBackoff = null, TimeSpan? maxBackoff = null)
+    /// <param name="mayWrite">The writer's fence, checked before every command (null: none): the configuration lease still held.</param>
+    public static Props PropsWithBackoff(string persistenceId = DefaultPersistenceId, TimeSpan? minBackoff = null, TimeSpan? maxBackoff = null,
+        Func<bool>? mayWrite = null)
         => ConfigurationSupervisor.Props(
             Akka.Actor.Props.Create(() => new ConfigurationActor(persistenceId, true)),
             minBackoff ?? TimeSpan.FromMilliseconds(200),
-            maxBackoff ?? TimeSpan.FromSeconds(2));
+            maxBackoff ?? TimeSpan.FromSeconds(2), mayWrite);
 
     private void Handle(ConfigurationCommand command)
     {
@@ -210,12 +212,14 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
     private int _restarts;
     private string _failure = "";
     private DateTime _failedAt;
+    private readonly Func<bool>? _mayWrite;
 
-    public ConfigurationSupervisor(Props child, TimeSpan minBackoff, TimeSpan maxBackoff)
+    public ConfigurationSupervisor(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null)
     {
         _child = child;
         _minBackoff = minBackoff;
         _maxBackoff = maxBackoff;
+        _mayWrite = mayWrite;
 
         Receive<StartChild>(_ => Start());
         Receive<ConfigurationRecovered>(_ =>
@@ -245,7 +249,11 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
         });
         ReceiveAny(message =>
         {
-            if (_current is not null && _healthy)
+            // The fence of every write: the lease (Fabric.Actors.Cluster.StoreLease) renewed lately enough that nobody
+            // else can have taken it. While the store cannot be reached it is not, and writes are refused at once.
+            if (message is ConfigurationCommand or Deadlined && _mayWrite is not null && !_mayWrite())
+                Sender.Tell(new StoreUnavailable("this node could not renew the configuration lease in the store lately (the store may be down); nothing was written"));
+            else if (_current is not null && _healthy)
                 _current.Forward(message);
             else
                 Sender.Tell(new StoreUnavailable(
@@ -256,8 +264,8 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Props child, TimeSpan minBackoff, TimeSpan maxBackoff)
-        => Akka.Actor.Props.Create(() => new ConfigurationSupervisor(child, minBackoff, maxBackoff));
+    public static Props Props(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null)
+        => Akka.Actor.Props.Create(() => new ConfigurationSupervisor(child, minBackoff, maxBackoff, mayWrite));
 
     protected override void PreStart() => Start();
 

@@ -102,9 +102,25 @@ public sealed class FabricRuntime : IAsyncDisposable
             throw;
         }
         var system = node.System;
-        system.ActorOf(ClusterSingletonManager.Props(
-            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId), PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(system)), "configuration");
+        // The singleton takes the configuration lease before it starts and checks it before every write; a node that
+        // finds no cluster may form it again through the same lease (src/Actors/Cluster/ConfigurationLease.cs).
+        var singleton = ClusterSingletonManagerSettings.Create(system);
+        var leaseUsage = ConfigurationLease.Of(full);
+        Akka.Coordination.Lease? lease = null;
+        if (leaseUsage is not null)
+        {
+            singleton = singleton.WithLeaseSettings(leaseUsage);
+            lease = ConfigurationLease.For(system, leaseUsage, "configuration");
+        }
+        var manager = system.ActorOf(ClusterSingletonManager.Props(
+            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId, mayWrite: lease is null ? null : lease.CheckLease),
+            PoisonPill.Instance, singleton), "configuration");
+        if (lease is not null)
+        {
+            ConfigurationLease.EnsureSameLease(system, manager, lease);
+            if (ConfigurationLease.MayReform(node))
+                system.ActorOf(ClusterReformActor.Props(ReformSettings.From(full), lease), "cluster-reform");
+        }
         var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/configuration",
             ClusterSingletonProxySettings.Create(system).WithBufferSize(1000)), "configuration-proxy");
         system.ActorOf(Akka.Actor.Props.Create(() => new ConfigurationAnnouncerActor()), "configuration-announcer");

@@ -294,9 +294,10 @@ public static class UpCommand
                 {
                     pending.Remove(name);
                     n.Dispose();
-                    // Rejoin what runs; only when nothing else runs may the node form a cluster again.
-                    var othersRun = nodes.Any(o => o != n && !o.HasExited);
-                    await File.WriteAllTextAsync(n.Plan.ConfigFile, plan.NodeHocon(n.Plan, rejoin: othersRun), CancellationToken.None);
+                    // Never a seed of itself, even when nothing else runs: whether the others are dead or only cut
+                    // off cannot be told from here. It joins what runs; when every node has died, one forms the
+                    // cluster again through the configuration lease (fabric.cluster.reform in hocon/fabric.conf).
+                    await File.WriteAllTextAsync(n.Plan.ConfigFile, plan.NodeHocon(n.Plan, rejoin: true), CancellationToken.None);
                     nodes[i] = LocalNode.Start(launcher, n.Plan, append: true);
                     startedAt[name] = DateTime.UtcNow;
                     Console.WriteLine($"{name} restarted (pid {nodes[i].Pid})");

@@ -104,7 +104,8 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
     /// <paramref name="rejoin"/> (a restart while other nodes run) the node does not list itself as a seed: the
     /// first seed of a list joins itself when no other seed answers in time, and a restarted node-1 cut off by a
     /// partition would then form a second cluster (two configuration singletons on one journal). Without itself
-    /// in the list it keeps trying the others until it gets back in.
+    /// in the list it keeps trying the others until it gets back in, or, when no configuration writer has run for a
+    /// while (every node died), forms the cluster through the store lease (<c>fabric.cluster.reform</c>).
     /// </summary>
     public string NodeHocon(NodePlan node, bool rejoin = false)
     {

@@ -31,6 +31,8 @@ public sealed class ChaosCluster : IAsyncDisposable
     public ClusterFile Cluster { get; private set; } = null!;
     public IReadOnlyList<ClusterFileNode> Nodes => Cluster.Nodes;
     public ITestOutputHelper Output => _output;
+    /// <summary>The cluster's SQLite store (journal and snapshots); read it after <see cref="StopAsync"/>.</summary>
+    public string StorePath => Path.Combine(_dir.FullName, "fabric.db");
 
     private ChaosCluster(Process up, DirectoryInfo dir, ITestOutputHelper output)
     {
