@@ -2,6 +2,7 @@ namespace Fabric.Actors;
 
 /// <summary>
 /// Marker of every application message and persisted event. HOCON binds it to
-/// <see cref="Serialization.HyperionSerializer"/>, which only ever materialises allow-listed types.
+/// <see cref="Serialization.FabricHyperionSerializer"/>, which only ever materialises the types of
+/// <see cref="Serialization.FabricTypeFilter"/>.
 /// </summary>
 public interface IFabricMessage;

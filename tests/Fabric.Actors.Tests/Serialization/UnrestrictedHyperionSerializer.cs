@@ -11,7 +11,7 @@ public sealed class UnrestrictedHyperionSerializer(ExtendedActorSystem system) :
 {
     private readonly Hyperion.Serializer _plain = new(Hyperion.SerializerOptions.Default.WithDisallowUnsafeType(false));
 
-    public override int Identifier => HyperionSerializer.SerializerId;
+    public override int Identifier => FabricHyperionSerializer.SerializerId;
     public override bool IncludeManifest => false;
 
     public override byte[] ToBinary(object obj)
