@@ -156,7 +156,8 @@ public static partial class ReliabilityLog
         var name = Path.Combine(Path.GetTempPath(), $"fabric-reliability-{(uint)StringComparer.Ordinal.GetHashCode(Path.GetFullPath(path)):x8}.lock");
         for (var attempt = 0; ; attempt++)
         {
-            try { return new FileStream(name, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            // Not deleted on close: a process that opened the old file before the unlink would hold a lock nobody else sees.
+            try { return new FileStream(name, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1); }
             catch (IOException) when (attempt < 200) { Thread.Sleep(50); }
         }
     }
