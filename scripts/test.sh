@@ -6,6 +6,8 @@ dotnet build Fabric.sln -c Release --nologo -v quiet
 # The store tests run against SQLite always and against a throw-away PostgreSQL when one can be started.
 source scripts/postgres.sh
 if [ -z "${FABRIC_TEST_POSTGRES:-}" ]; then pg_start; trap pg_stop EXIT; fi
+# Every row of docs/reliability.md this run writes (measured, failed or skipped) carries the run's date.
+export FABRIC_RUN_DATE="${FABRIC_RUN_DATE:-$(date -u +%Y-%m-%d)}"
 results=$(mktemp -d)
 status=0
 # One test project at a time: the cluster tests run several ActorSystems and node processes with real

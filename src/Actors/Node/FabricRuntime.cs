@@ -55,7 +55,11 @@ public sealed class FabricRuntime : IAsyncDisposable
     public IActorRef Configuration { get; }
     public IActorRef Replica { get; }
     public IActorRef Locations { get; }
-    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long this node waits for the configuration (or another actor) to answer before giving up.</summary>
+    public TimeSpan AskTimeout { get; init; } = DefaultAskTimeout;
+
+    /// <summary>The <see cref="AskTimeout"/> a node runs with unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultAskTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How far apart node clocks may be (NTP keeps them within milliseconds; this is the assumption). A write's

@@ -110,35 +110,45 @@ public class TapFuzzTests(ITestOutputHelper output)
         var fuzz = new Fuzzer(new Random(7001 + (int)kind), MacF, ipF, MacR, ipR, gateway);
         var stats = RunInNamespace(ns, dev, TimeSpan.FromSeconds(3), fuzz);
         var ping = await pingDuringFuzz;
-        await Task.Delay(500); // let the engine drain the TAP and the peer socket
 
         Assert.True(node.Engine.Running, "the dataplane thread survived");
         Assert.Equal(20, ping.Received); // the other network kept forwarding throughout
 
-        var (tx1, txDropped1) = DeviceTx(ns, dev);
-        var read = Volatile.Read(ref portF.Counters.RxPackets) - rx0;
-        var byReason = new SortedDictionary<string, long>();
-        long dropped = 0;
-        for (int r = 1; r < DropReasons.Count; r++)
+        // The kernel's count moves before the engine has read the TAP and the peer before its socket is drained:
+        // read everything until the books balance or stop changing, with a deadline, instead of sleeping.
+        Books Read()
         {
-            var d = portF.Counters.Drop((DropReason)r) - drops0[r];
-            if (d == 0) continue;
-            byReason[DropReasons.Name((DropReason)r)] = d;
-            dropped += d;
+            var (tx1, txDropped1) = DeviceTx(ns, dev);
+            var read = Volatile.Read(ref portF.Counters.RxPackets) - rx0;
+            var byReason = new SortedDictionary<string, long>();
+            long dropped = 0;
+            for (int r = 1; r < DropReasons.Count; r++)
+            {
+                var d = portF.Counters.Drop((DropReason)r) - drops0[r];
+                if (d == 0) continue;
+                byReason[DropReasons.Name((DropReason)r)] = d;
+                dropped += d;
+            }
+            Dictionary<int, long> atPeer;
+            lock (peerCounts) atPeer = new(peerCounts);
+            return new Books(tx1 - tx0, txDropped1 - txDropped0, read, dropped, string.Join(", ", byReason.Select(kv => $"{kv.Key} {kv.Value}")), byReason,
+                Forwarded(net) - forwarded0, atPeer.GetValueOrDefault(vni), string.Join(", ", atPeer.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}: {kv.Value}")), atPeer,
+                otherNet.Counters.RxPackets - other0.Item1, otherNet.Counters.TxPackets - other0.Item2, otherNet.Counters.TotalDrops() - other0.Item3,
+                Interlocked.Read(ref ga.FramesReceived) + Interlocked.Read(ref gb.FramesReceived) - guestFrames0);
         }
-        var forwarded = Forwarded(net) - forwarded0;
-        Dictionary<int, long> atPeer;
-        lock (peerCounts) atPeer = new(peerCounts);
+        var books = await UnderlayFuzzTests.Settle(Read, k => stats.Sent == k.Tx + k.TxDropped && k.Tx == k.Read && k.Read == k.Dropped + k.Forwarded.Total
+            && k.Forwarded.Encapsulated == k.AtPeerInVni && k.OtherRx - k.OtherDrops == k.OtherTx && k.OtherTx == k.GuestFrames);
+        var (tx, txDropped, read, dropped, byReason, forwarded, atPeer) = (books.Tx, books.TxDropped, books.Read, books.Dropped, books.ByReason, books.Forwarded, books.AtPeer);
 
         output.WriteLine($"{kind}: {stats.Sent} frames written in 3 s ({stats.Refused} refused by the kernel: {string.Join(", ", stats.RefusedBy.Select(e => $"errno {e.Key} x{e.Value}"))}), by kind: {string.Join(", ", stats.ByKind.Select(k => $"{k.Key} {k.Value}"))}");
-        output.WriteLine($"TAP device tx {tx1 - tx0}, tx_dropped {txDropped1 - txDropped0}; port rx {read} = dropped {dropped} + forwarded {forwarded.Total} ({forwarded})");
+        output.WriteLine($"TAP device tx {tx}, tx_dropped {txDropped}; port rx {read} = dropped {dropped} + forwarded {forwarded.Total} ({forwarded})");
         output.WriteLine($"drops by reason: {string.Join(", ", byReason.Select(kv => $"{kv.Key} {kv.Value}"))}");
         output.WriteLine($"at the peer VTEP by VNI: {string.Join(", ", atPeer.Select(kv => $"{kv.Key}: {kv.Value}"))}");
-        output.WriteLine($"other network rx {otherNet.Counters.RxPackets - other0.Item1}, tx {otherNet.Counters.TxPackets - other0.Item2}; silent guest frames {gs.FramesReceived}");
+        output.WriteLine($"other network rx {books.OtherRx}, tx {books.OtherTx}; silent guest frames {gs.FramesReceived}");
 
         // Every frame written went into the TAP (the kernel's own count) and the engine read each one.
-        Assert.Equal(stats.Sent, (tx1 - tx0) + (txDropped1 - txDropped0));
-        Assert.Equal(tx1 - tx0, read);
+        Assert.Equal(stats.Sent, tx + txDropped);
+        Assert.Equal(tx, read);
         // Every frame read was forwarded or dropped with a named reason; none vanished.
         Assert.Equal(read, dropped + forwarded.Total);
         Assert.True(dropped > 0 && forwarded.Total > 0, $"dropped {dropped}, forwarded {forwarded.Total}");
@@ -147,10 +157,8 @@ public class TapFuzzTests(ITestOutputHelper output)
         Assert.Equal(forwarded.Encapsulated, atPeer.GetValueOrDefault(vni));
         Assert.Equal([vni], atPeer.Keys.Where(k => atPeer[k] > 0).ToArray());
         // Nothing crossed into the other networks: their ports got only their own frames, the silent guest nothing.
-        var otherRx = otherNet.Counters.RxPackets - other0.Item1;
-        var otherTx = otherNet.Counters.TxPackets - other0.Item2;
-        Assert.Equal(otherRx - (otherNet.Counters.TotalDrops() - other0.Item3), otherTx);
-        Assert.Equal(otherTx, Interlocked.Read(ref ga.FramesReceived) + Interlocked.Read(ref gb.FramesReceived) - guestFrames0);
+        Assert.Equal(books.OtherRx - books.OtherDrops, books.OtherTx);
+        Assert.Equal(books.OtherTx, books.GuestFrames);
         Assert.Equal(0, Interlocked.Read(ref gs.FramesReceived));
         Assert.Equal(0, Volatile.Read(ref silentNet.Counters.TxPackets));
         peer.Close();
@@ -159,6 +167,16 @@ public class TapFuzzTests(ITestOutputHelper output)
             $"engine kept running; other network pinged 20/20; {stats.Sent} frames written, {read} read = {dropped} dropped by reason ({string.Join(", ", byReason.Select(kv => $"{kv.Key} {kv.Value}"))}) + {forwarded.Total} forwarded; encapsulated only in VNI {vni}",
             "per frame, counted by reason", "n/a (no outage)", "0 leaked into other networks (silent guest 0 frames); 0 of 20 pings lost", "n/a",
             l3 ? nameof(A_fuzzed_tap_port_in_an_l3_network_never_crashes_never_leaks_and_every_frame_is_accounted) : nameof(A_fuzzed_tap_port_in_an_l2_network_never_crashes_never_leaks_and_every_frame_is_accounted)));
+    }
+
+    /// <summary>One reading of every counter the test balances (deltas since the fuzzing began). Records compare by value, the
+    /// dictionaries by their text beside them.</summary>
+    private sealed record Books(long Tx, long TxDropped, long Read, long Dropped, string Reasons, SortedDictionary<string, long> ByReason,
+        ForwardedCount Forwarded, long AtPeerInVni, string Peer, Dictionary<int, long> AtPeer, long OtherRx, long OtherTx, long OtherDrops, long GuestFrames)
+    {
+        public bool Equals(Books? o) => o is not null && (Tx, TxDropped, Read, Dropped, Reasons, Forwarded, AtPeerInVni, Peer, OtherRx, OtherTx, OtherDrops, GuestFrames)
+            == (o.Tx, o.TxDropped, o.Read, o.Dropped, o.Reasons, o.Forwarded, o.AtPeerInVni, o.Peer, o.OtherRx, o.OtherTx, o.OtherDrops, o.GuestFrames);
+        public override int GetHashCode() => HashCode.Combine(Tx, Read, Dropped, Reasons, Peer, OtherTx, GuestFrames);
     }
 
     /// <summary>Everything the fuzzed network did with a frame other than dropping it: each outcome is one frame.</summary>

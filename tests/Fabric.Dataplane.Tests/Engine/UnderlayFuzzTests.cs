@@ -84,24 +84,31 @@ public class UnderlayFuzzTests(ITestOutputHelper output)
             await Task.Delay(1);
         }
         var ping = await pingDuringFuzz;
-        await Task.Delay(300); // let the engine drain its socket
 
         Assert.True(node.Engine.Running, "the dataplane thread survived");
         Assert.Equal(20, ping.Received); // the guests kept talking throughout
-        Assert.Equal(0, Interlocked.Read(ref gc.FramesReceived)); // nothing sent in VNI 5001 reached the l3 guest
 
         var snap = node.Holder.Current;
-        var received = Volatile.Read(ref node.Underlay.DatagramsReceived);
-        long early = 0;
-        foreach (var r in new[] { DropReason.UnknownVni, DropReason.VxlanFlagNotSet, DropReason.Malformed })
-            early += node.Engine.Counters.Drop(r);
-        long decap = 0, afterDecap = 0, notMember = 0;
-        foreach (var net in snap.Networks.Values)
+        // The socket's count moves before the classification counters do: read them until they agree or stop
+        // changing (the engine has drained its socket), with a deadline, instead of sleeping a guessed time.
+        Tally Read()
         {
-            decap += Volatile.Read(ref net.Counters.Decapsulated);
-            notMember += net.Counters.Drop(DropReason.NotFromMember);
-            afterDecap += net.Counters.TotalDrops() - net.Counters.Drop(DropReason.NotFromMember);
+            var received = Volatile.Read(ref node.Underlay.DatagramsReceived);
+            long early = 0;
+            foreach (var r in new[] { DropReason.UnknownVni, DropReason.VxlanFlagNotSet, DropReason.Malformed })
+                early += node.Engine.Counters.Drop(r);
+            long decap = 0, afterDecap = 0, notMember = 0;
+            foreach (var net in snap.Networks.Values)
+            {
+                decap += Volatile.Read(ref net.Counters.Decapsulated);
+                notMember += net.Counters.Drop(DropReason.NotFromMember);
+                afterDecap += net.Counters.TotalDrops() - net.Counters.Drop(DropReason.NotFromMember);
+            }
+            return new Tally(received, early, notMember, decap, afterDecap);
         }
+        var tally = await Settle(Read, t => t.Received == t.Early + t.NotMember + t.Decap);
+        var (received, early, notMember, decap, afterDecap) = tally;
+        Assert.Equal(0, Interlocked.Read(ref gc.FramesReceived)); // nothing sent in VNI 5001 reached the l3 guest
         Assert.True(received > sent / 2, $"the socket took {received} of {sent}");
         Assert.Equal(received, early + notMember + decap);
         Assert.True(notMember > 0 && early > 0 && afterDecap > 0, $"early {early}, not-member {notMember}, after decap {afterDecap}");
@@ -113,5 +120,26 @@ public class UnderlayFuzzTests(ITestOutputHelper output)
         ReliabilityLog.Record(new("B1", "underlay fuzz, 3 s: random bytes, truncated/mutated VXLAN, I flag clear, unknown VNIs, non-member senders",
             $"engine kept running; guests pinged 20/20 during it; {text}", "per datagram, counted by reason", "n/a (no outage)",
             "0 leaked into the l3 network; 0 of 20 pings lost", "n/a", nameof(A_fuzzed_underlay_never_crashes_the_node_never_leaks_and_every_datagram_lands_in_a_counter)));
+    }
+
+    private sealed record Tally(long Received, long Early, long NotMember, long Decap, long AfterDecap);
+
+    /// <summary>
+    /// Reads <paramref name="read"/> every 50 ms until <paramref name="agree"/> holds or the value has not changed for
+    /// a second (nothing left in flight: the caller's assertions then say what disagrees); at most 15 s.
+    /// </summary>
+    internal static async Task<T> Settle<T>(Func<T> read, Func<T, bool> agree) where T : notnull
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var last = read();
+        var stableSince = DateTime.UtcNow;
+        while (!agree(last) && DateTime.UtcNow < deadline && DateTime.UtcNow - stableSince < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(50);
+            var now = read();
+            if (!now.Equals(last)) stableSince = DateTime.UtcNow;
+            last = now;
+        }
+        return last;
     }
 }

@@ -8,6 +8,9 @@ public sealed class EndpointApiTests(HttpNodeFixture node)
 {
     private Api Api => node.Client;
 
+    /// <summary>The TTL a guest port puts in its echo replies (src/Dataplane/Ports/Guest/GuestMachine.cs).</summary>
+    private const int GuestReplyTtl = 64;
+
     /// <summary>An l3 network 10.7.0.0/16 with subnet 10.7.1.0/24; returns (network id, subnet id).</summary>
     private async Task<(string Net, string Subnet)> L3WithSubnet()
     {
@@ -155,11 +158,28 @@ public sealed class EndpointApiTests(HttpNodeFixture node)
         Assert.Equal(5, ping.Body["received"]!.GetValue<int>());
         Assert.Equal(5, ping.Body["rttMs"]!.AsArray().Count);
         Assert.All(ping.Body["rttMs"]!.AsArray(), rtt => Assert.InRange(rtt!.GetValue<double>(), 0, 1000));
-        Assert.All(ping.Body["replyTtl"]!.AsArray(), ttl => Assert.InRange(ttl!.GetValue<int>(), 1, 255));
+        // The guest answers with TTL 64 (GuestMachine), whatever the request carried, and the fabric never
+        // decrements a TTL (DESIGN.md): a reply that arrives with anything but 64 was rewritten on the way.
+        Assert.All(ping.Body["replyTtl"]!.AsArray(), ttl => Assert.Equal(GuestReplyTtl, ttl!.GetValue<int>()));
+
+        // The same across subnets, where the router rewrites the Ethernet header and must leave the TTL alone.
+        var s2 = await Api.Create($"/api/v1/networks/{net}/subnets", new { name = "s2", cidr = "10.7.2.0/24" });
+        var c = await Api.Create("/api/v1/endpoints", new { name = "far-ponger", network = net, subnet = s2["id"]!.GetValue<string>(), node = HttpNodeFixture.NodeName, port = new { kind = "guest" } });
+        var farTarget = c["ip"]!.GetValue<string>();
+        Assert.StartsWith("10.7.2.", farTarget);
+        await HttpNodeFixture.Eventually(async () =>
+        {
+            var p = await Api.Post($"/api/v1/endpoints/{from}/ping", new { target = farTarget, count = 1 });
+            return p.Status == HttpStatusCode.OK && p.Body["received"]!.GetValue<int>() == 1;
+        }, TimeSpan.FromSeconds(20), "the first echo reply across subnets");
+        var routed = await Api.Post($"/api/v1/endpoints/{from}/ping", new { target = farTarget, count = 3, ttl = 32 });
+        Assert.Equal(3, routed.Body["received"]!.GetValue<int>());
+        Assert.All(routed.Body["replyTtl"]!.AsArray(), ttl => Assert.Equal(GuestReplyTtl, ttl!.GetValue<int>()));
 
         // The gateway answers too.
         var gw = await Api.Post($"/api/v1/endpoints/{from}/ping", new { target = "10.7.1.1", count = 2 });
         Assert.Equal(2, gw.Body["received"]!.GetValue<int>());
+        Assert.All(gw.Body["replyTtl"]!.AsArray(), ttl => Assert.Equal(Fabric.Dataplane.Pipeline.Nodes.GatewayEcho.ReplyTtl, ttl!.GetValue<int>()));
 
         // And what the fabric knows about it: the FDB has both, the counters saw the frames.
         var fdb = await Api.Get($"/api/v1/nodes/{HttpNodeFixture.NodeName}/fdb?network={net}");
