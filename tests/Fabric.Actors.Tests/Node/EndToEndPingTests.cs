@@ -107,21 +107,22 @@ public class EndToEndPingTests
         // node-2 lets its copy of b go once node-3 announced it, and sends to node-3 too.
         var released = await Eventually(() => PortOf(c[1], "b") is null && At(c[1], b) is { IsRemote: true } l && l.Vtep == v3,
             TimeSpan.FromSeconds(15), "node-2 unplugs b's old port");
-        var port3 = PortOf(c[2], "b")!;
-        var answeredAt3 = port3.Counters.TxPackets;
+        PortState? port3 = null;
+        await Eventually(() => (port3 = PortOf(c[2], "b")) is not null, TimeSpan.FromSeconds(15), "b's port live on node-3");
+        var answeredAt3 = port3!.Counters.TxPackets;
         await Task.Delay(500);
         stop.Cancel();
         await stream;
 
         var old = Volatile.Read(ref port2.Counters.TxPackets);
-        Assert.True(sent >= 40, $"only {sent} pings sent");
-        Assert.True(port3.Counters.TxPackets > answeredAt3, "b answered at node-3 after the move");
-        Assert.True(old > 0, "b answered at node-2 before the move");
         ReliabilityLog.Record(new ReliabilityLog.Row("M3",
             $"guest b moved node-2 → node-3 by configuration (node-3's snapshot install held back {SlowInstall}), guest a on node-1 pings b every 20 ms",
             lost == 0 ? "node-1 kept sending to node-2, which kept b's port, until node-3 delivered and announced b" : $"{lost} echoes lost",
             $"node-1 steers to node-3 {steered.TotalMilliseconds:0} ms after the move", $"node-2 released b's old port {(steered + released).TotalMilliseconds:0} ms after the move",
             $"{lost} of {sent}", "n/a", nameof(A_20ms_ping_stream_loses_nothing_while_the_target_is_moved_by_configuration)));
         Assert.True(lost == 0, $"{lost} of {sent} echoes lost, sent at {string.Join(", ", lostAt.Select(t => $"{t - movedAt.TotalMilliseconds:0}"))} ms after the move");
+        Assert.True(sent >= 40, $"only {sent} pings sent");
+        Assert.True(port3!.Counters.TxPackets > answeredAt3, "b answered at node-3 after the move");
+        Assert.True(old > 0, "b answered at node-2 before the move");
     }
 }
