@@ -116,7 +116,7 @@ public class EndToEndPingTests
 
         var old = Volatile.Read(ref port2.Counters.TxPackets);
         ReliabilityLog.Record(new ReliabilityLog.Row("M3",
-            $"guest b moved node-2 → node-3 by configuration (node-3's snapshot install installs held back by up to {SlowInstall}), guest a on node-1 pings b every 20 ms",
+            $"guest b moved node-2 → node-3 by configuration (node-3's snapshot installs held back by up to {SlowInstall}), guest a on node-1 pings b every 20 ms",
             lost == 0 ? "node-1 kept sending to node-2, which kept b's port, until node-3 delivered and announced b" : $"{lost} echoes lost",
             $"node-1 steers to node-3 {steered.TotalMilliseconds:0} ms after the move", $"node-2 released b's old port {(steered + released).TotalMilliseconds:0} ms after the move",
             $"{lost} of {sent}", "n/a", nameof(A_20ms_ping_stream_loses_nothing_while_the_target_is_moved_by_configuration)));
