@@ -50,7 +50,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private ImmutableDictionary<string, NodeIdentity> _members = ImmutableDictionary<string, NodeIdentity>.Empty;
     private ImmutableDictionary<string, PortState> _ports = ImmutableDictionary<string, PortState>.Empty;
     private ImmutableDictionary<string, EndpointLocation> _gossip = ImmutableDictionary<string, EndpointLocation>.Empty;
-    // Local endpoints announced since the last configuration, with the port that was live then: announced once each.
+    // Local endpoints announced since the last configuration or port change, with the port that was live then: each is
+    // announced once per change, as before announcing waited for the install (the directory ignores repeats).
     private readonly Dictionary<string, (int Port, long Seq)> _announced = new(StringComparer.Ordinal);
     // Ports kept here after their endpoint moved away whose release was asked (the new place is announced).
     private readonly HashSet<string> _released = new(StringComparer.Ordinal);
@@ -78,7 +79,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         });
         Receive<Resubscribe>(_ => SubscribeVrfs());
         Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
-        Receive<LocalPortsChanged>(p => { _ports = p.Ports; Changed(); });
+        Receive<LocalPortsChanged>(p => { _ports = p.Ports; _announced.Clear(); Changed(); });
         Receive<NetworkStateInstalled>(i => AnnounceLocal(i.Snapshot));
         Receive<LocationsChanged>(l => { _gossip = l.Locations; Changed(); });
         Receive<DataplaneEvents>(e => { foreach (var ev in e.Events) OnEvent(ev); });
