@@ -22,6 +22,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
     private sealed record Plugged(Endpoint Endpoint, int PortId, PortCounters Counters, IDataplanePort? Port, GuestMachine? Guest, string? Error, int Failures = 0);
     private sealed record AnnounceGuest(string EndpointId);
     private sealed record RetryFailedPlugs { public static readonly RetryFailedPlugs Instance = new(); }
+    private sealed record UnplugLeaving(string EndpointId);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeIdentity _self;
@@ -29,6 +30,8 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
     private readonly IReadOnlyList<IActorRef> _subscribers;
     private readonly int _tapMtu;
     private readonly Dictionary<string, Plugged> _plugged = new();
+    // Guests moved to another node, still delivered to here until the new node has announced them (make-before-break).
+    private readonly Dictionary<string, Plugged> _leaving = new();
     private int _nextPortId = 1;
     private ConfigurationListing? _listing;
 
@@ -41,18 +44,30 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         Receive<ConfigurationUpdated>(u => Reconcile(u.Listing));
         Receive<RetryFailedPlugs>(_ => { if (_listing is not null) Reconcile(_listing); });
         Receive<AnnounceGuest>(a => { if (_plugged.TryGetValue(a.EndpointId, out var p)) p.Guest?.SendGratuitousArp(); });
+        // The VTEP actor saw the new node announce it: a short grace for frames peers sent before they switched.
+        Receive<ReleaseMovedPort>(r => { if (_leaving.ContainsKey(r.EndpointId)) Timers.StartSingleTimer($"leave-{r.EndpointId}", new UnplugLeaving(r.EndpointId), LeavingGrace); });
+        Receive<UnplugLeaving>(u =>
+        {
+            if (!_leaving.Remove(u.EndpointId, out var p)) return;
+            Unplug(p);
+            if (_listing is not null) Reconcile(_listing);
+        });
         ReceiveAsync<PingFromEndpoint>(Ping);
         Receive<GetPortErrors>(_ => Sender.Tell(_plugged.Values.Where(p => p.Error is not null).ToDictionary(p => p.Endpoint.Id, p => p.Error!)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    private static readonly TimeSpan LeavingGrace = TimeSpan.FromMilliseconds(500);
+    // If the new node never announces the endpoint (its port cannot be made), the old port goes after this anyway.
+    private static readonly TimeSpan LeavingAtMost = TimeSpan.FromSeconds(30);
+
     public static Props Props(NodeIdentity self, DataplaneEngine? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu = 1450)
         => Akka.Actor.Props.Create(() => new PortManagerActor(self, engine, subscribers, tapMtu));
 
     protected override void PostStop()
     {
-        foreach (var p in _plugged.Values) Unplug(p);
+        foreach (var p in _plugged.Values.Concat(_leaving.Values)) Unplug(p);
     }
 
     private void Reconcile(ConfigurationListing listing)
@@ -60,10 +75,24 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
         _listing = listing;
         var networks = listing.Networks.ToDictionary(n => n.Id);
         var wanted = listing.Endpoints.Where(e => e.Node == _self.Name && networks.ContainsKey(e.Network)).ToDictionary(e => e.Id);
+        var movedAway = listing.Endpoints.Where(e => e.Node != _self.Name).Select(e => e.Id).ToHashSet();
         foreach (var gone in _plugged.Keys.Where(id => !wanted.ContainsKey(id)).ToArray())
         {
-            Unplug(_plugged[gone]);
-            _plugged.Remove(gone);
+            _plugged.Remove(gone, out var p);
+            // A guest is in-process: it can stay plugged here while the new node plugs its own. A TAP cannot (the
+            // new node wants its device name), so it is break-before-make.
+            if (p!.Guest is not null && p.Error is null && movedAway.Contains(gone))
+            {
+                _leaving[gone] = p;
+                Timers.StartSingleTimer($"leave-{gone}", new UnplugLeaving(gone), LeavingAtMost);
+            }
+            else Unplug(p);
+        }
+        foreach (var back in _leaving.Keys.Where(id => !movedAway.Contains(id)).ToArray())
+        {
+            _leaving.Remove(back, out var p);
+            Timers.Cancel($"leave-{back}");
+            Unplug(p!);
         }
         foreach (var e in wanted.Values)
         {
@@ -85,10 +114,9 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
                 Timers.StartSingleTimer($"announce-{e.Id}", new AnnounceGuest(e.Id), TimeSpan.FromMilliseconds(200));
         }
         var ports = ImmutableDictionary.CreateBuilder<string, PortState>();
-        foreach (var p in _plugged.Values)
+        foreach (var p in _plugged.Values.Concat(_leaving.Values))
         {
-            if (p.Error is not null) continue;
-            var net = networks[p.Endpoint.Network];
+            if (p.Error is not null || !networks.TryGetValue(p.Endpoint.Network, out var net)) continue;
             var subnetIndex = -1;
             for (int i = 0; i < net.Subnets.Count; i++) if (net.Subnets[i].Id == p.Endpoint.Subnet) subnetIndex = i;
             ports[p.Endpoint.Id] = new PortState(p.PortId, p.Endpoint.Name, net.Vni, p.Endpoint.Mac, p.Endpoint.Ip ?? default,
@@ -175,3 +203,6 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
 }
 
 public sealed record GetPortErrors { public static readonly GetPortErrors Instance = new(); }
+
+/// <summary>From the VTEP actors: the endpoint that moved away is announced at its new node; its old port may go.</summary>
+public sealed record ReleaseMovedPort(string EndpointId);

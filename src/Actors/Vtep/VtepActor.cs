@@ -50,6 +50,11 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private ImmutableDictionary<string, NodeIdentity> _members = ImmutableDictionary<string, NodeIdentity>.Empty;
     private ImmutableDictionary<string, PortState> _ports = ImmutableDictionary<string, PortState>.Empty;
     private ImmutableDictionary<string, EndpointLocation> _gossip = ImmutableDictionary<string, EndpointLocation>.Empty;
+    // Local endpoints announced since the last configuration or port change, with the port that was live then: each is
+    // announced once per change, as before announcing waited for the install (the directory ignores repeats).
+    private readonly Dictionary<string, (int Port, long Seq)> _announced = new(StringComparer.Ordinal);
+    // Ports kept here after their endpoint moved away whose release was asked (the new place is announced).
+    private readonly HashSet<string> _released = new(StringComparer.Ordinal);
     private bool _dirty;
     private bool _rebuildQueued;
 
@@ -62,7 +67,9 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         _vrfRegion = vrfRegion;
         _learned = new FdbTable(fdbCapacity, (long)aging.TotalMilliseconds);
 
-        Receive<VtepConfiguration>(c => { _config = c; SubscribeVrfs(); Changed(); AnnounceLocal(); });
+        // Local endpoints are announced only once the snapshot that delivers to them is live (NetworkStateInstalled):
+        // announcing on the configuration or the port itself would let peers steer here before this node forwards.
+        Receive<VtepConfiguration>(c => { _config = c; _announced.Clear(); SubscribeVrfs(); Changed(); });
         Receive<VrfRoutes>(r =>
         {
             var (_, table) = VrfActor.Parse(r.VrfId);
@@ -72,7 +79,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         });
         Receive<Resubscribe>(_ => SubscribeVrfs());
         Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
-        Receive<LocalPortsChanged>(p => { _ports = p.Ports; Changed(); AnnounceLocal(); });
+        Receive<LocalPortsChanged>(p => { _ports = p.Ports; _announced.Clear(); Changed(); });
+        Receive<NetworkStateInstalled>(i => AnnounceLocal(i.Snapshot));
         Receive<LocationsChanged>(l => { _gossip = l.Locations; Changed(); });
         Receive<DataplaneEvents>(e => { foreach (var ev in e.Events) OnEvent(ev); });
         Receive<Rebuild>(_ => { _rebuildQueued = false; if (_dirty) Publish(); });
@@ -110,13 +118,19 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         Self.Tell(Rebuild.Instance); // behind whatever is queued already: a burst of changes is one rebuild
     }
 
-    /// <summary>Tells the directory where this node's configured endpoints of the VNI are: here.</summary>
-    private void AnnounceLocal()
+    /// <summary>
+    /// Tells the directory where this node's configured endpoints of the VNI are, here, for those the installed
+    /// <paramref name="live"/> snapshot delivers to (their port and their local entry are in it).
+    /// </summary>
+    private void AnnounceLocal(ForwardingSnapshot live)
     {
-        if (_config is null) return;
+        if (_config is null || !live.TryGetNetwork(_vni, out var net)) return;
         foreach (var e in _config.Endpoints)
         {
-            if (e.Node != _self.Name || !_ports.ContainsKey(e.Id)) continue;
+            if (e.Node != _self.Name || !_ports.TryGetValue(e.Id, out var port)) continue;
+            if (_announced.TryGetValue(e.Id, out var done) && done == (port.Id, e.MoveSeq)) continue;
+            if (live.Port(port.Id) is null || !net.Fdb.TryGet(e.Mac, out var entry) || entry.Location != Location.Local(port.Id)) continue;
+            _announced[e.Id] = (port.Id, e.MoveSeq);
             _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, e.Mac, e.Ip ?? default, _self.Vtep, _self.Name, e.MoveSeq, LocationOrigin.Config)));
         }
     }
@@ -208,10 +222,27 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                 }
                 continue;
             }
+            _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, e.Mac), out var g);
+            // Moved away by the configuration, and its port still plugged here (make-before-break): this node keeps
+            // delivering to it until the new node has announced it and the port manager lets the port go.
+            if (_ports.TryGetValue(e.Id, out var leaving))
+            {
+                b.Endpoint(e.Mac, ip, Location.Local(leaving.Id), EntrySource.Config, g?.Seq ?? e.MoveSeq);
+                if (g is not null && g.Vtep != _self.Vtep && g.Seq >= e.MoveSeq && _released.Add(e.Id))
+                    Context.Parent.Tell(new ReleaseMovedPort(e.Id));
+                continue;
+            }
             // Remote: gossip wins when it is at least as new as the configuration (a GARP-announced move).
-            if (_gossip.TryGetValue(EndpointLocation.KeyOf(_vni, e.Mac), out var g) && g.Seq >= e.MoveSeq && _members.ContainsKey(g.Node))
+            if (g is not null && g.Seq >= e.MoveSeq && _members.ContainsKey(g.Node))
             {
                 if (g.Vtep != _self.Vtep) { b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq); b.Member(g.Vtep); }
+            }
+            // Moved by the configuration but not yet announced by its new node (which announces only once it
+            // delivers): keep steering to where it was announced; that node keeps delivering until the new one is up.
+            else if (g is not null && g.Node != e.Node && g.Vtep != _self.Vtep && _members.ContainsKey(g.Node))
+            {
+                b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq);
+                b.Member(g.Vtep);
             }
             else if (_members.TryGetValue(e.Node, out var host))
             {
@@ -228,6 +259,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             b.Member(g.Vtep);
         }
         foreach (var p in _ports.Values) b.LocalPort(p.Id);
+        _released.IntersectWith(_ports.Keys);
         return b.Build(_learned.Entries);
     }
 }

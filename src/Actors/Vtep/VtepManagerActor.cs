@@ -27,6 +27,7 @@ public sealed class VtepManagerActor : ReceiveActor
     private ImmutableDictionary<string, Dataplane.Tables.PortState> _ports = ImmutableDictionary<string, Dataplane.Tables.PortState>.Empty;
     private ImmutableDictionary<string, int> _vniOfEndpoint = ImmutableDictionary<string, int>.Empty;
     private LocationsChanged? _locationsMsg;
+    private IActorRef _portManager = ActorRefs.Nobody;
 
     public VtepManagerActor(NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity)
     {
@@ -39,6 +40,7 @@ public sealed class VtepManagerActor : ReceiveActor
         Receive<ConfigurationUpdated>(OnConfiguration);
         Receive<LocalPortsChanged>(p =>
         {
+            _portManager = Sender;
             _ports = p.Ports;
             foreach (var (vni, vtep) in _vteps) vtep.Tell(PortsOf(vni));
         });
@@ -47,6 +49,8 @@ public sealed class VtepManagerActor : ReceiveActor
             _locationsMsg = l;
             foreach (var v in _vteps.Values) v.Tell(l);
         });
+        // A VTEP actor saw a moved endpoint announced at its new node: the port it kept delivering to may go.
+        Receive<ReleaseMovedPort>(r => _portManager.Tell(r));
         Receive<DataplaneEvents>(e => { if (_vteps.TryGetValue(e.Vni, out var v)) v.Forward(e); });
         // Membership is tracked from the events themselves: Cluster.State is updated by another actor and may lag.
         Receive<ClusterEvent.CurrentClusterState>(s =>
