@@ -60,6 +60,21 @@ public sealed class StoreLease : Lease, IDisposable
         _log = Logging.GetLogger(system, typeof(StoreLease));
         if (_interval >= _timeout / 2)
             throw new ArgumentException($"lease {settings.LeaseName}: heartbeat-interval {_interval} must be below half of heartbeat-timeout {_timeout}");
+        // The heartbeat is a plain timer, not the system's scheduler: it would outlive a terminated ActorSystem and keep
+        // renewing for a node that is gone (in-process crash tests, or a host embedding the system). A terminated
+        // system abandons the lease as a dead process does; a graceful leave has released it through the singleton.
+        system.WhenTerminated.ContinueWith(_ => Abandon(), TaskContinuationOptions.ExecuteSynchronously);
+    }
+
+    private void Abandon()
+    {
+        lock (_sync)
+        {
+            _generation = null;
+            _lost = null;
+            _heartbeat?.Dispose();
+            _heartbeat = null;
+        }
     }
 
     private static string Setting(string own, string? store, string name)
