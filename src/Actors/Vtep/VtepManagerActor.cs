@@ -124,4 +124,4 @@ public sealed class VtepManagerActor : ReceiveActor
     }
 }
 
-public sealed record GetVtep(int Vni);
+public sealed record GetVtep(int Vni) : IFabricMessage;
