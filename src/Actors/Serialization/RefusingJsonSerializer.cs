@@ -14,9 +14,9 @@ namespace Fabric.Actors.Serialization;
 /// the filter of <see cref="FabricHyperionSerializer"/> notwithstanding: the remoting layer picks the serializer by
 /// the id the sender wrote. Nothing of Fabric's or Akka's needs it (Akka's own messages have serializers of their
 /// own, and hocon/fabric.conf binds everything else to the filtered one), so the id stays registered only to be
-/// refused by name, neither the type the JSON names nor the manifest is ever resolved. The name <c>json</c> is kept
-/// because Akka's configuration still refers to it (<c>akka.persistence.journal.serializer</c>, the fallback it never
-/// reaches here, since every type has a binding).
+/// refused by name: neither the type the JSON names nor the manifest is ever resolved. The name <c>json</c> is kept
+/// because Akka's reference configuration still names it (<c>akka.persistence.journal.serializer</c>, a fallback
+/// for types without a binding, of which there are none now that <c>System.Object</c> has one).
 /// </remarks>
 public sealed class RefusingJsonSerializer : Serializer
 {
