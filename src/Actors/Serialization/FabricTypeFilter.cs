@@ -15,7 +15,8 @@ namespace Fabric.Actors.Serialization;
 /// </summary>
 /// <remarks>
 /// Hyperion's filter matches exact (closed) type names, so the list is derived from the messages themselves rather
-/// than written by hand: every <see cref="IFabricMessage"/> of our assemblies, and every type their fields can hold,
+/// than written by hand: every <see cref="IFabricMessage"/> of our assemblies (and an array of it, as a reply may be),
+/// and every type their fields can hold,
 /// recursively. A field of one of our abstract types admits its concrete subtypes in our own namespaces; a
 /// collection field admits the BCL collections that implement it (for <c>IReadOnlyList&lt;T&gt;</c>: <c>T[]</c>,
 /// <c>List&lt;T&gt;</c>, the immutable lists and the compiler's collection-expression lists), and a dictionary its
@@ -95,7 +96,12 @@ public sealed class FabricTypeFilter : ITypeFilter
         var found = new HashSet<Type>();
         var pending = new Queue<Type>();
         var ownConcrete = Own.SelectMany(o => o.Assembly.GetTypes().Where(t => InOwnNamespace(t) && IsConcrete(t))).ToArray();
-        foreach (var t in ownConcrete.Where(t => typeof(IFabricMessage).IsAssignableFrom(t))) pending.Enqueue(t);
+        foreach (var t in ownConcrete.Where(t => typeof(IFabricMessage).IsAssignableFrom(t)))
+        {
+            pending.Enqueue(t);
+            // A reply may be an array of messages (the alarm views answer AddressConflictAlarm[], DuplicateMacAlarm[]).
+            pending.Enqueue(t.MakeArrayType());
+        }
 
         void Admit(Type t)
         {

@@ -21,7 +21,7 @@ public sealed record VtepConfiguration(NetworkView Network, ImmutableArray<Endpo
     ImmutableDictionary<string, int> VniByNetwork, ImmutableDictionary<string, MacAddress> MacByEndpoint);
 
 public sealed record GetLearned { public static readonly GetLearned Instance = new(); }
-public sealed record GetConflictAlarms { public static readonly GetConflictAlarms Instance = new(); }
+public sealed record GetConflictAlarms : IFabricMessage { public static readonly GetConflictAlarms Instance = new(); }
 
 /// <summary>
 /// Owns one VNI on this node (<c>vtep-5001</c>): its learning table and its flood group, and turns configuration,

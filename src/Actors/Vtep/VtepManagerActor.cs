@@ -128,4 +128,4 @@ public sealed class VtepManagerActor : ReceiveActor
     }
 }
 
-public sealed record GetVtep(int Vni);
+public sealed record GetVtep(int Vni) : IFabricMessage;

@@ -19,7 +19,7 @@ public sealed record Sneaky(string Command) : IFabricMessage;
 /// <summary>Records the initialisations of the gadget types below (reading it initialises none of them).</summary>
 public static class GadgetWitness
 {
-    private static readonly int[] Initialisations = new int[3];
+    private static readonly int[] Initialisations = new int[5];
     public static int Initialised(int gadget) => Volatile.Read(ref Initialisations[gadget]);
     public static void Initialise(int gadget) => Interlocked.Increment(ref Initialisations[gadget]);
 }
