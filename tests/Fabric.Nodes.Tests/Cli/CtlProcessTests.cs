@@ -215,7 +215,7 @@ public sealed class CtlCluster : IAsyncLifetime
         {
             if (_cluster is not null) return;
             if (_up is not null) throw new Xunit.Sdk.XunitException($"fabric up did not form a cluster for an earlier test:\n{Log}");
-            var (basePort, vtepPort) = FreePorts();
+            var (basePort, vtepPort) = LocalClusterProcessTests.FreePorts();
             var psi = new ProcessStartInfo(Fabric.Tests.Shared.FabricBinary.Path())
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
@@ -305,30 +305,5 @@ public sealed class CtlCluster : IAsyncLifetime
         using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    /// <summary>A base port with six free TCP ports after it and a UDP port free on 127.0.0.1 … 127.0.0.3.</summary>
-    private static (int BasePort, int VtepPort) FreePorts()
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var basePort = Random.Shared.Next(20000, 30000);
-            var vtepPort = Random.Shared.Next(40000, 50000);
-            if (Enumerable.Range(basePort, 6).All(p => CanBind(SocketType.Stream, "127.0.0.1", p))
-                && Enumerable.Range(1, 3).All(i => CanBind(SocketType.Dgram, $"127.0.0.{i}", vtepPort)))
-                return (basePort, vtepPort);
-        }
-        throw new InvalidOperationException("no free ports found");
-    }
-
-    private static bool CanBind(SocketType type, string address, int port)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
-            return true;
-        }
-        catch (SocketException) { return false; }
     }
 }

@@ -273,7 +273,7 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>A base port with six free TCP ports after it and a UDP port free on 127.0.0.1 … 127.0.0.3.</summary>
-    private static (int BasePort, int VtepPort) FreePorts()
+    internal static (int BasePort, int VtepPort) FreePorts()
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
