@@ -40,9 +40,24 @@ public static partial class Netns
         return commands;
     }
 
-    /// <summary>The <c>ip</c> commands that remove it again (deleting a namespace deletes its end of the veth, and so the pair).</summary>
+    /// <summary>
+    /// The <c>ip</c> commands that remove it again. Each node's veth pair is deleted from the host's end first: the
+    /// kernel tears a deleted namespace (and the veth end in it) down later, in a worker, so after <c>netns del</c>
+    /// alone the host end can outlive the command by a second or more, and an <c>up</c> right after fails on
+    /// <c>link add fv-1</c> with "File exists". Deleting a veth end deletes the pair at once.
+    /// </summary>
     public static IReadOnlyList<string[]> TeardownCommands(IEnumerable<string> namespaces)
-        => [.. namespaces.Select(ns => new[] { "netns", "del", ns }), ["link", "del", UpPlan.Bridge]];
+        => [.. namespaces.SelectMany(ns => HostVeth(ns) is { } veth
+                ? new[] { new[] { "link", "del", veth }, ["netns", "del", ns] }
+                : [["netns", "del", ns]]),
+            ["link", "del", UpPlan.Bridge]];
+
+    /// <summary>The host end of the veth pair of the node namespace <c>fabric-node-N</c> (<c>fv-N</c>), or null.</summary>
+    private static string? HostVeth(string ns)
+    {
+        var m = NodeNamespace().Match(ns);
+        return m.Success ? $"fv-{m.Groups[1].Value}" : null;
+    }
 
     /// <summary>Host and peer interface names of a node's veth pair (at most 15 characters).</summary>
     public static (string Host, string Peer) VethNames(NodePlan node)
@@ -74,8 +89,13 @@ public static partial class Netns
                 throw new CliException($"network namespace {ns} is in use (pids {string.Join(' ', pids.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))}): is another `fabric up --netns` running?");
         }
         var bridge = await RunAsync(["link", "show", UpPlan.Bridge], check: false);
-        if (stale.Length == 0 && bridge.ExitCode != 0) return;
-        say($"removing what an earlier `fabric up --netns` left behind: {string.Join(", ", stale.Append(bridge.ExitCode == 0 ? UpPlan.Bridge : "").Where(s => s.Length > 0))}");
+        // Host veth ends whose namespace is already gone from the list (deleted, still being torn down by the kernel).
+        var links = await RunAsync(["-o", "link", "show", "type", "veth"], check: false);
+        var veths = HostVethLink().Matches(links.Output).Select(m => m.Groups[1].Value)
+            .Where(v => !stale.Any(ns => HostVeth(ns) == v)).Distinct().ToArray();
+        if (stale.Length == 0 && veths.Length == 0 && bridge.ExitCode != 0) return;
+        say($"removing what an earlier `fabric up --netns` left behind: {string.Join(", ", stale.Concat(veths).Append(bridge.ExitCode == 0 ? UpPlan.Bridge : "").Where(s => s.Length > 0))}");
+        foreach (var v in veths) await RunAsync(["link", "del", v], check: false);
         foreach (var c in TeardownCommands(stale)) await RunAsync(c, check: false);
     }
 
@@ -110,6 +130,10 @@ public static partial class Netns
         return (p.ExitCode, await stdout);
     }
 
-    [GeneratedRegex("^fabric-node-[0-9]+$")]
+    [GeneratedRegex("^fabric-node-([0-9]+)$")]
     private static partial Regex NodeNamespace();
+
+    // `ip -o link show type veth` lines: "12: fv-1@if11: <...> ..." (the host end of a node's pair).
+    [GeneratedRegex(@"^[0-9]+: (fv-[0-9]+)@", RegexOptions.Multiline)]
+    private static partial Regex HostVethLink();
 }

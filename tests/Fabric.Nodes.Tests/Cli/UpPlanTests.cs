@@ -201,7 +201,7 @@ public class NetnsPlanTests
         Assert.Contains("link set fv-2 master fabric-br", setup);
         Assert.True(Array.IndexOf(setup, "netns add fabric-node-2") < Array.IndexOf(setup, "link set fp-2 netns fabric-node-2"));
         var teardown = Netns.TeardownCommands(plan.Nodes.Select(n => n.Namespace!)).Select(c => string.Join(' ', c));
-        Assert.Equal(["netns del fabric-node-1", "netns del fabric-node-2", "link del fabric-br"], teardown);
+        Assert.Equal(["link del fv-1", "netns del fabric-node-1", "link del fv-2", "netns del fabric-node-2", "link del fabric-br"], teardown);
     }
 
     [Fact]
