@@ -296,6 +296,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
     private readonly List<Net> _networks = new();
     private readonly List<Created> _endpoints = new();
     private readonly ConcurrentBag<double> _createMs = new();
+    private readonly ConcurrentQueue<DateTime> _createdAt = new();
     private readonly ConcurrentBag<double> _reachMs = new();
     private int _reachMissing;
     private int _reachSamples;
@@ -464,6 +465,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
                     var e = JsonNode.Parse(text)!;
                     var created = new Created(e["id"]!.GetValue<string>(), e["network"]!.GetValue<string>(), e["mac"]!.GetValue<string>(), k % Nodes.Count);
                     results[k] = created;
+                    _createdAt.Enqueue(DateTime.UtcNow);
                     if (k % o.Sample == 0) Track(created, sw);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
@@ -503,6 +505,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
                 var e = list[i]!;
                 var created = new Created(e["id"]!.GetValue<string>(), e["network"]!.GetValue<string>(), e["mac"]!.GetValue<string>(), ks[i] % Nodes.Count);
                 _endpoints.Add(created);
+                _createdAt.Enqueue(DateTime.UtcNow);
                 if (ks[i] % o.Sample == 0) Track(created, sw);
             }
         }
@@ -566,8 +569,17 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
             var e = _endpoints[idx];
             var to = (e.NodeIndex + 1) % Nodes.Count;
             var sw = Stopwatch.StartNew();
-            using var r = await Client(j).PutAsJsonAsync($"/api/v1/endpoints/{e.Id}/node", new { node = Nodes[to].Name });
-            if (!r.IsSuccessStatusCode) { Interlocked.Increment(ref missing); _lastError = $"move: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}"; return; }
+            try
+            {
+                using var r = await Client(j).PutAsJsonAsync($"/api/v1/endpoints/{e.Id}/node", new { node = Nodes[to].Name });
+                if (!r.IsSuccessStatusCode) { Interlocked.Increment(ref missing); _lastError = $"move: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}"; return; }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                Interlocked.Increment(ref missing);
+                _lastError = $"move: {ex.Message}";
+                return;
+            }
             lock (_endpoints) _endpoints[idx] = e with { NodeIndex = to };
             var ms = await ReachAllAsync(e.Network, e.Mac, to, sw);
             if (ms is { } v) times.Add(v); else Interlocked.Increment(ref missing);
@@ -659,6 +671,43 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
         Console.WriteLine(_killResult);
     }
 
+    /// <summary>
+    /// The first occurrence in the node logs of what breaks today's control plane, with how many endpoints had been
+    /// created by then: a listing dropped as an oversized frame, a delayed heartbeat, a node marked unreachable or downed.
+    /// </summary>
+    private IEnumerable<string> LogFindings()
+    {
+        var marks = new (string Needle, string What)[]
+        {
+            ("OversizedPayloadException", "first oversized frame dropped"),
+            ("Scheduled sending of heartbeat was delayed", "first delayed heartbeat"),
+            ("Marking node(s) as UNREACHABLE", "first node marked unreachable"),
+            ("has been downed", "first node downed"),
+        };
+        var created = _createdAt.ToArray();
+        foreach (var f in up.Dir.GetFiles("node-*.log").OrderBy(f => f.Name))
+        {
+            string[] lines;
+            try { lines = File.ReadAllLines(f.FullName); } catch (IOException) { continue; }
+            foreach (var (needle, what) in marks)
+            {
+                var i = Array.FindIndex(lines, l => l.Contains(needle, StringComparison.Ordinal));
+                if (i < 0) continue;
+                var count = lines.Count(l => l.Contains(needle, StringComparison.Ordinal));
+                // The timestamp is on the line itself or, for an exception's "Cause:" line, on the line before.
+                var stamped = lines[i].StartsWith('[') ? lines[i] : i > 0 ? lines[i - 1] : lines[i];
+                var at = System.Text.RegularExpressions.Regex.Match(stamped, @"\]\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d+)Z\]");
+                var when = at.Success && DateTime.TryParseExact(at.Groups[1].Value, "MM/dd/yyyy HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture,
+                    DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
+                    ? $" at {t:HH:mm:ss} UTC, {created.Count(c => c <= t):N0} endpoints created by then"
+                    : "";
+                var detail = lines[i].Trim();
+                if (detail.Length > 260) detail = detail[..260] + "…";
+                yield return $"{f.Name}: {what}{when} ({count} such lines): `{detail}`";
+            }
+        }
+    }
+
     public string Markdown(string? stopReason, string args)
     {
         var md = new StringBuilder();
@@ -679,6 +728,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
         md.AppendLine($"Stopped: {stopReason ?? $"reached {o.Endpoints:N0} endpoints"}.");
         if (_lastError is not null) md.AppendLine($"Last error seen: `{_lastError.ReplaceLineEndings(" ")}`.");
         if (_killResult is not null) md.AppendLine(_killResult + ".");
+        foreach (var f in LogFindings()) md.AppendLine($"- {f}");
         var restartLines = up.RestartLines;
         if (restartLines.Count > 0)
         {
