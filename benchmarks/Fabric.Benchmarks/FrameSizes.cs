@@ -36,17 +36,45 @@ public static class FrameSizes
         {
             var listing = Listing(e, m);
             var listingBytes = system.Serialization.FindSerializerFor(listing).ToBinary(listing).Length;
-            var dict = LWWDictionary<string, EndpointLocation>.Empty;
-            foreach (var ep in listing.Endpoints)
-            {
-                var loc = new EndpointLocation(100_000 + int.Parse(ep.Network[4..], CultureInfo.InvariantCulture), ep.Mac, ep.Ip ?? default,
-                    new VtepEndpoint(Ipv4Address.Parse("127.0.0." + ep.Node[5..]), 4789), ep.Node, 0, LocationOrigin.Config);
-                dict = dict.SetItem(self, loc.Key, loc);
-            }
+            var dict = Locations(listing, self);
             var dictBytes = e == 0 ? 0 : system.Serialization.FindSerializerFor(dict).ToBinary(dict).Length;
             Console.WriteLine($"| {e:N0} | {m:N0} | {listingBytes:N0} | {(e == 0 ? 0 : (listingBytes - 0.0) / e):0} | {(listingBytes > frame ? "**yes**" : "no")} | {dictBytes:N0} | {(e == 0 ? 0 : dictBytes / (double)e):0} |");
         }
+        // Where the listing crosses the frame, for the shapes the scale harness runs: 200 networks, and one network (issue 10's first test).
+        foreach (var m in new[] { 200, 1 })
+        {
+            int lo = 1, hi = 100_000;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) / 2;
+                var l = Listing(mid, m);
+                if (system.Serialization.FindSerializerFor(l).ToBinary(l).Length > frame) hi = mid; else lo = mid + 1;
+            }
+            Console.WriteLine($"{m} network(s): the listing passes {frame:N0} bytes at {lo:N0} endpoints");
+        }
+        {
+            int lo = 1, hi = 100_000;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) / 2;
+                var d = Locations(Listing(mid, 200), self);
+                if (system.Serialization.FindSerializerFor(d).ToBinary(d).Length > frame) hi = mid; else lo = mid + 1;
+            }
+            Console.WriteLine($"the locations LWWDictionary (one DData key) passes {frame:N0} bytes at {lo:N0} endpoints");
+        }
         return 0;
+    }
+
+    private static LWWDictionary<string, EndpointLocation> Locations(ConfigurationListing listing, UniqueAddress self)
+    {
+        var dict = LWWDictionary<string, EndpointLocation>.Empty;
+        foreach (var ep in listing.Endpoints)
+        {
+            var loc = new EndpointLocation(100_000 + int.Parse(ep.Network[4..], CultureInfo.InvariantCulture) - 1, ep.Mac, ep.Ip ?? default,
+                new VtepEndpoint(Ipv4Address.Parse("127.0.0." + ep.Node[5..]), 4789), ep.Node, 0, LocationOrigin.Config);
+            dict = dict.SetItem(self, loc.Key, loc);
+        }
+        return dict;
     }
 
     /// <summary>E guest endpoints round robin over M networks (l2, l3 alternating, one subnet each l3) and 3 nodes.</summary>
