@@ -66,7 +66,7 @@ public static class ScaleHarness
         var text = File.Exists(path) ? File.ReadAllText(path) : "# Scale\n\n";
         var b = text.IndexOf(Begin, StringComparison.Ordinal);
         var e = text.IndexOf(End, StringComparison.Ordinal);
-        text = b >= 0 && e > b ? text[..b] + section + text[(e + End.Length)..].TrimStart('\n') : text.TrimEnd() + "\n\n" + section;
+        text = b >= 0 && e > b ? text[..b] + section + "\n" + text[(e + End.Length)..].TrimStart('\n') : text.TrimEnd() + "\n\n" + section;
         File.WriteAllText(path, text);
         Console.WriteLine($"wrote {path}");
     }
@@ -711,7 +711,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
     public string Markdown(string? stopReason, string args)
     {
         var md = new StringBuilder();
-        md.AppendLine($"## Scale harness run, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine($"### Scale harness run, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine();
         md.AppendLine($"`dotnet run -c Release --project benchmarks/Fabric.Benchmarks -- {args}` (under `flock /tmp/fabric-test.lock`), "
             + $"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; `fabric up --nodes {o.Nodes}` formed in {up.FormedIn.TotalSeconds:0.0} s; endpoints created with {_mode}, concurrency {o.Concurrency}.");
