@@ -137,6 +137,17 @@ public static class ScaleHarness
                 psi.ArgumentList.Add(a);
             var process = Process.Start(psi) ?? throw new InvalidOperationException("fabric up did not start");
             var up = new UpProcess(process, dir);
+            // The harness killed by a signal (an outer timeout, Ctrl-C) skips DisposeAsync: stop the cluster and
+            // remove its directory anyway, so no node outlives the harness.
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                if (!process.HasExited)
+                {
+                    _ = Kill(process.Id, 15);
+                    process.WaitForExit(TimeSpan.FromSeconds(30));
+                }
+                try { if (dir.Exists) dir.Delete(true); } catch (IOException) { }
+            };
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (up._log) up._log.AppendLine(e.Data); };
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (up._log) up._log.AppendLine("stderr: " + e.Data); };
             process.BeginOutputReadLine();
@@ -643,7 +654,9 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
         ScaleHarness.KillNine(pid);
         TimeSpan? restartedAt = null;
         var c = Client(Nodes.Count - 1);
-        while (sw.Elapsed < TimeSpan.FromMinutes(3))
+        // At most 3 minutes, and never past the budget by more than that (the budget covers the load).
+        var limit = TimeSpan.FromMinutes(3);
+        while (sw.Elapsed < limit)
         {
             await Task.Delay(250);
             if (restartedAt is null)
@@ -667,7 +680,7 @@ internal sealed class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.Options o
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException) { }
         }
-        _killResult = $"kill -9 {victim.Name} at {expected} endpoints: {(restartedAt is null ? "no new process" : "FDB not complete")} within 3 min";
+        _killResult = $"kill -9 {victim.Name} at {expected} endpoints: {(restartedAt is null ? "no new process" : "its FDB did not hold every endpoint")} within {limit.TotalMinutes:0} min";
         Console.WriteLine(_killResult);
     }
 
