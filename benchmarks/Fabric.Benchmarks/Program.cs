@@ -10,5 +10,10 @@ if (args.Contains("--convergence")) return await ConvergenceHarness.Run(args);
 if (args.Contains("--throughput")) return ThroughputHarness.Run(args);
 // dotnet run -c Release -- --guest-ping [--count 1000]   guest-to-guest round trips across two engines
 if (args.Contains("--guest-ping")) return await GuestPingHarness.Run(args);
+// dotnet run -c Release -- --scale [--endpoints N] [--networks M] [--nodes 3] [--concurrency C] [--minutes 10] [--out docs/scale.md]
+//   real `fabric up` processes driven through the HTTP API until a node falls over or the budget is spent (issue 10)
+if (args.Contains("--scale")) return await ScaleHarness.Run(args);
+// dotnet run -c Release -- --frame-sizes   serialized size of the configuration listing against Akka.Remote's frame limit
+if (args.Contains("--frame-sizes")) return FrameSizes.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;
