@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Benchmarks;
 
@@ -131,7 +132,7 @@ public static class ScaleHarness
         public static async Task<UpProcess> StartAsync(string binary, int nodes)
         {
             var dir = Directory.CreateTempSubdirectory("fabric-scale-");
-            var (basePort, vtepPort) = FreePorts(nodes);
+            var (basePort, vtepPort) = FreePorts.ForLocalCluster(nodes);
             var psi = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
             foreach (var a in new[] { "up", "--nodes", $"{nodes}", "--data", dir.FullName, "--base-port", $"{basePort}", "--vtep-port", $"{vtepPort}", "--timeout", "90" })
                 psi.ArgumentList.Add(a);
@@ -258,30 +259,6 @@ public static class ScaleHarness
             return long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
         }
         catch (IOException) { return -1; }
-    }
-
-    private static (int BasePort, int VtepPort) FreePorts(int nodes)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var basePort = Random.Shared.Next(20000, 30000);
-            var vtepPort = Random.Shared.Next(40000, 50000);
-            if (Enumerable.Range(basePort, 2 * nodes).All(p => CanBind(SocketType.Stream, "127.0.0.1", p))
-                && Enumerable.Range(1, nodes).All(i => CanBind(SocketType.Dgram, $"127.0.0.{i}", vtepPort)))
-                return (basePort, vtepPort);
-        }
-        throw new InvalidOperationException("no free ports found");
-    }
-
-    private static bool CanBind(SocketType type, string address, int port)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
-            return true;
-        }
-        catch (SocketException) { return false; }
     }
 
     internal static double Percentile(IReadOnlyList<double> values, double p)

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Fabric.Nodes.Cli;
 using Fabric.Nodes.Cli.Ctl;
 using Xunit.Abstractions;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Nodes.Tests.Cli;
 
@@ -215,7 +216,7 @@ public sealed class CtlCluster : IAsyncLifetime
         {
             if (_cluster is not null) return;
             if (_up is not null) throw new Xunit.Sdk.XunitException($"fabric up did not form a cluster for an earlier test:\n{Log}");
-            var (basePort, vtepPort) = LocalClusterProcessTests.FreePorts();
+            var (basePort, vtepPort) = FreePorts.ForLocalCluster(3);
             var psi = new ProcessStartInfo(Fabric.Tests.Shared.FabricBinary.Path())
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,

@@ -10,6 +10,7 @@ using System.Text.Json.Nodes;
 using Fabric.Nodes.Cli;
 using Fabric.Nodes.Http;
 using Xunit.Abstractions;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Nodes.Tests.Cli;
 
@@ -129,7 +130,7 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         public static async Task<LocalCluster> StartAsync(ITestOutputHelper output, params string[] extra)
         {
             var dir = Directory.CreateTempSubdirectory("fabric-up-");
-            var (basePort, vtepPort) = FreePorts();
+            var (basePort, vtepPort) = FreePorts.ForLocalCluster(3);
             var psi = new ProcessStartInfo(Fabric.Tests.Shared.FabricBinary.Path())
             {
                 RedirectStandardOutput = true,
@@ -272,30 +273,6 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         return children;
     }
 
-    /// <summary>A base port with six free TCP ports after it and a UDP port free on 127.0.0.1 … 127.0.0.3.</summary>
-    internal static (int BasePort, int VtepPort) FreePorts()
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var basePort = Random.Shared.Next(20000, 30000);
-            var vtepPort = Random.Shared.Next(40000, 50000);
-            if (Enumerable.Range(basePort, 6).All(p => CanBind(SocketType.Stream, "127.0.0.1", p))
-                && Enumerable.Range(1, 3).All(i => CanBind(SocketType.Dgram, $"127.0.0.{i}", vtepPort)))
-                return (basePort, vtepPort);
-        }
-        throw new InvalidOperationException("no free ports found");
-    }
-
-    private static bool CanBind(SocketType type, string address, int port)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
-            return true;
-        }
-        catch (SocketException) { return false; }
-    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
