@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Fabric.Dataplane.Packets;
 
 namespace Fabric.Actors.Intent;
@@ -18,8 +19,8 @@ public sealed partial record FabricConfiguration
             return Rejection.Invalid("network", "network-required", "network is required");
         if (!Networks.TryGetValue(c.Network, out var network))
             return Rejection.Conflict("network", "network-not-found", $"network {c.Network} does not exist");
-        var neighbours = EndpointsOf(c.Network).OrderBy(e => e.Id, EntityIds.Order).ToList();
-        if (neighbours.FirstOrDefault(e => e.Name == c.Name) is { } sameName)
+        var index = network.Endpoints;
+        if (index.ByName.TryGetValue(c.Name!, out var sameNameId) && Endpoints[sameNameId] is var sameName)
             return Rejection.Conflict("name", "name-in-use", $"endpoint name '{c.Name}' is already used by {sameName.Id} in network {Describe(network.Network)}");
 
         if (CheckName(c.Node, "node", "node name") is { } badNode) return badNode;
@@ -35,15 +36,13 @@ public sealed partial record FabricConfiguration
                 return Rejection.Invalid("mac", "mac-invalid", $"'{c.Mac}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
             if (!mac.IsUnicast)
                 return Rejection.Invalid("mac", "mac-not-unicast", $"{mac} is not a unicast address");
-            var macValue = mac;
-            if (neighbours.FirstOrDefault(e => e.Mac == macValue) is { } sameMac)
+            if (index.ByMac.TryGetValue(mac, out var sameMacId) && Endpoints[sameMacId] is var sameMac)
                 return Rejection.Conflict("mac", "mac-in-use", $"MAC {mac} is already used by {sameMac.Id} ({sameMac.Name}) in network {Describe(network.Network)}");
         }
         else
         {
-            var used = neighbours.Select(e => e.Mac.Value).ToHashSet();
             var serial = (uint)NextEndpoint;
-            while (used.Contains(AssignedMacBase | serial)) serial++;
+            while (index.ByMac.ContainsKey(new MacAddress(AssignedMacBase | serial))) serial++;
             mac = new MacAddress(AssignedMacBase | serial);
         }
 
@@ -51,7 +50,7 @@ public sealed partial record FabricConfiguration
         // place the prefix can come from; where it has one, it must agree.
         var (ipText, prefixLength, badPrefix) = SplitPrefix(c.Ip);
         if (badPrefix is not null) return badPrefix;
-        var usedIps = neighbours.Where(e => e.Ip is not null).ToDictionary(e => e.Ip!.Value, e => e);
+        var usedIps = new UsedAddresses(index.ByIp, Endpoints);
         Subnet? subnet = null;
         Ipv4Address? ip = null;
         if (network.Network.Kind == NetworkKind.L3)
@@ -184,7 +183,20 @@ public sealed partial record FabricConfiguration
     }
 
     /// <summary>The lowest address in [first, end) that no endpoint uses (end is exclusive: the broadcast address).</summary>
-    private static Ipv4Address? FirstFree(Ipv4Address first, Ipv4Address end, IReadOnlyDictionary<Ipv4Address, Endpoint> used)
+    /// <summary>The network's addresses in use, looked up in its index.</summary>
+    private readonly struct UsedAddresses(ImmutableDictionary<Ipv4Address, string> byIp, ImmutableDictionary<string, Endpoint> endpoints)
+    {
+        public bool ContainsKey(Ipv4Address ip) => byIp.ContainsKey(ip);
+        public bool TryGetValue(Ipv4Address ip, out Endpoint holder)
+        {
+            holder = null!;
+            if (!byIp.TryGetValue(ip, out var id)) return false;
+            holder = endpoints[id];
+            return true;
+        }
+    }
+
+    private static Ipv4Address? FirstFree(Ipv4Address first, Ipv4Address end, UsedAddresses used)
     {
         for (var v = first.Value; v < end.Value; v++)
             if (!used.ContainsKey(new Ipv4Address(v))) return new Ipv4Address(v);

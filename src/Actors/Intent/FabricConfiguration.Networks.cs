@@ -45,7 +45,7 @@ public sealed partial record FabricConfiguration
         // Deleting what is not there succeeds without an event: a retried DELETE must not fail.
         if (!Networks.TryGetValue(c.NetworkId, out var network)) return Decision.Unchanged;
 
-        var endpoints = EndpointsOf(c.NetworkId).Select(e => e.Id).Order(EntityIds.Order).ToList();
+        var endpoints = network.Endpoints.Ids;
         if (endpoints.Count > 0)
             return Rejection.Conflict("networkId", "network-has-endpoints",
                 $"network {Describe(network.Network)} still has {endpoints.Count} endpoint(s): {string.Join(", ", endpoints.Take(5))}{(endpoints.Count > 5 ? ", ..." : "")}");
