@@ -36,3 +36,11 @@ public sealed record EndpointCreated(Endpoint Endpoint) : ConfigurationEvent;
 public sealed record EndpointMoved(string EndpointId, string Node, long MoveSeq) : ConfigurationEvent;
 
 public sealed record EndpointDeleted(string EndpointId) : ConfigurationEvent;
+
+/// <summary>
+/// Never journaled: a node's replica stops holding the network (no endpoint of this node is in it any more, and no
+/// network it holds routes to it). Applied, it removes the network and its endpoints from the replica's projection,
+/// as deleting them would; consumers drop the network's state, but a port that is still leaving (a moved endpoint's
+/// make-before-break) may stay until its new node has announced it.
+/// </summary>
+public sealed record NetworkReleased(string NetworkId) : ConfigurationEvent;

@@ -125,6 +125,7 @@ public sealed partial record FabricConfiguration
                 NodeNetworks = Count(NodeNetworks, gone.Node, gone.Network, -1),
             }
             : this,
+        NetworkReleased x => Release(x.NetworkId),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e, "unknown configuration event"),
     };
 
@@ -152,6 +153,62 @@ public sealed partial record FabricConfiguration
         var n = perNode.GetValueOrDefault(network) + delta;
         perNode = n > 0 ? perNode.SetItem(network, n) : perNode.Remove(network);
         return perNode.IsEmpty ? counts.Remove(node) : counts.SetItem(node, perNode);
+    }
+
+    /// <summary>A replica's projection lets go of a network: the network and its endpoints leave it.</summary>
+    private FabricConfiguration Release(string networkId)
+    {
+        if (!Networks.TryGetValue(networkId, out var n)) return this;
+        var endpoints = Endpoints;
+        var counts = NodeNetworks;
+        foreach (var id in n.Endpoints.Ids)
+        {
+            if (!endpoints.TryGetValue(id, out var e)) continue;
+            endpoints = endpoints.Remove(id);
+            counts = Count(counts, e.Node, e.Network, -1);
+        }
+        return this with { Networks = Networks.Remove(networkId), Endpoints = endpoints, NodeNetworks = counts };
+    }
+
+    /// <summary>
+    /// The events that build network <paramref name="networkId"/> as it is now, with everything inside it and its
+    /// endpoints, in an order <see cref="Apply"/> accepts (tables before the subnets bound to them, endpoints last, in id
+    /// order). Applied to a copy that lacks the network, they give it the same network as here: how a replica is handed
+    /// a network it starts to hold, and how a snapshot is sent, as events in bounded chunks.
+    /// </summary>
+    public IEnumerable<ConfigurationEvent> EventsToBuild(string networkId)
+    {
+        if (!Networks.TryGetValue(networkId, out var n)) yield break;
+        yield return new NetworkCreated(n.Network);
+        foreach (var (table, routes) in n.RouteTables.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            if (table != NetworkState.MainRouteTable) yield return new RouteTableCreated(networkId, table);
+            foreach (var r in routes.Values.OrderBy(r => r.Destination.Network).ThenBy(r => r.Destination.Length))
+                yield return new RouteAdded(networkId, table, r);
+        }
+        foreach (var s in n.Subnets.Values.OrderBy(s => s.Id, EntityIds.Order)) yield return new SubnetCreated(networkId, s);
+        foreach (var v in n.ExternalVteps.OrderBy(v => v.Address).ThenBy(v => v.Port)) yield return new ExternalVtepAdded(networkId, v);
+        foreach (var id in n.Endpoints.Ids) yield return new EndpointCreated(Endpoints[id]);
+    }
+
+    /// <summary>The configuration a listing shows (its networks and the endpoints of those networks).</summary>
+    public static FabricConfiguration FromListing(ConfigurationListing listing)
+    {
+        var state = Empty;
+        foreach (var n in listing.Networks)
+        {
+            state = state.Apply(new NetworkCreated(new Network(n.Id, n.Name, n.Vni, n.Kind, n.Cidr)));
+            foreach (var t in n.RouteTables)
+            {
+                if (t.Name != NetworkState.MainRouteTable) state = state.Apply(new RouteTableCreated(n.Id, t.Name));
+                foreach (var r in t.Routes) state = state.Apply(new RouteAdded(n.Id, t.Name, r));
+            }
+            foreach (var s in n.Subnets) state = state.Apply(new SubnetCreated(n.Id, s));
+            foreach (var v in n.ExternalVteps) state = state.Apply(new ExternalVtepAdded(n.Id, v));
+        }
+        foreach (var e in listing.Endpoints)
+            if (state.Networks.ContainsKey(e.Network)) state = state.Apply(new EndpointCreated(e));
+        return state;
     }
 
     /// <summary>Applies events in order.</summary>

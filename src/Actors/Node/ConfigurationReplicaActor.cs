@@ -39,7 +39,7 @@ public sealed class ConfigurationReplicaActor : ReceiveActor, IWithTimers
             _fetching = false;
             if (_current is not null && l.Revision <= _current.Revision) return;
             _current = l;
-            var msg = new ConfigurationUpdated(l);
+            var msg = ConfigurationUpdated.Whole(l);
             foreach (var s in _subscribers) s.Tell(msg);
             if (_wanted > l.Revision) Fetch();
         });
@@ -54,7 +54,7 @@ public sealed class ConfigurationReplicaActor : ReceiveActor, IWithTimers
         {
             _subscribers.Add(s.Subscriber);
             Context.Watch(s.Subscriber);
-            if (_current is not null) s.Subscriber.Tell(new ConfigurationUpdated(_current));
+            if (_current is not null) s.Subscriber.Tell(ConfigurationUpdated.Whole(_current));
         });
         Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Timers!.StartPeriodicTimer("poll", Poll.Instance, TimeSpan.FromMilliseconds(100), pollInterval);

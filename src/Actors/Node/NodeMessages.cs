@@ -9,8 +9,35 @@ namespace Fabric.Actors.Node;
 // Messages between the actors of one node. Local only (they carry dataplane objects), so they are not
 // IFabricMessage and never cross the wire.
 
-/// <summary>A new revision of the intended configuration reached this node.</summary>
-public sealed record ConfigurationUpdated(ConfigurationListing Listing);
+/// <summary>
+/// This node's replica moved to <paramref name="Revision"/>. <paramref name="State"/> is the replica's projection: the
+/// networks this node holds (it has an endpoint in them, an actor asked to hold them, or a held network routes to them)
+/// with everything inside them and their endpoints; nothing of any other network. <paramref name="Events"/> are the
+/// events applied since the previous update sent to this subscriber, in order; they may include events that are
+/// not in the journal: the creation events of a network the node starts to hold (an <see cref="EndpointCreated"/>
+/// then carries the endpoint as it is now) and <see cref="NetworkReleased"/> when it stops holding one.
+/// <paramref name="Reset"/>: the projection was replaced wholesale (the first state, a catch-up after lost deltas);
+/// <paramref name="Events"/> is empty and a consumer reconciles what it has against <paramref name="State"/>.
+/// Local only: the state is shared by reference between the node's actors, never copied.
+/// </summary>
+public sealed record ConfigurationUpdated(FabricConfiguration State, long Revision, IReadOnlyList<ConfigurationEvent> Events, bool Reset)
+{
+    private ConfigurationListing? _listing;
+
+    /// <summary>The projection as a listing, built once per update. O(projection): for views and tests, not for every change.</summary>
+    public ConfigurationListing Listing => _listing ??= ConfigurationListing.Of(State, Revision);
+
+    /// <summary>A whole state to reconcile against (tests, the first update).</summary>
+    public static ConfigurationUpdated Whole(ConfigurationListing listing)
+        => new(FabricConfiguration.FromListing(listing), listing.Revision, [], true);
+}
+
+/// <summary>
+/// An actor of this node (<paramref name="Owner"/>, e.g. a VRF entity) needs these networks in the node's projection
+/// whether or not the node has endpoints in them; an empty set lets them go. The replica forwards the union to the
+/// configuration.
+/// </summary>
+public sealed record HoldNetworks(string Owner, IReadOnlyCollection<string> NetworkIds);
 
 /// <summary>The cluster members this node knows, by node name.</summary>
 public sealed record MembersUpdated(ImmutableDictionary<string, NodeIdentity> Members);

@@ -31,7 +31,7 @@ public sealed class PortManagerTapTests : TestKit
         var network = new NetworkView("net-1", "n", 5001, NetworkKind.L2, Ipv4Prefix.Parse("10.1.0.0/24"), [], [], []);
         var endpoint = new Endpoint(id, "x", "net-1", null, "node-1", MacAddress.Parse("02:00:00:00:7e:01"), Ipv4Address.Parse("10.1.0.7"),
             new EndpointPort(PortKind.Tap, ns), true, 1);
-        ports.Tell(new ConfigurationUpdated(new ConfigurationListing(1, [network], [endpoint])));
+        ports.Tell(ConfigurationUpdated.Whole(new ConfigurationListing(1, [network], [endpoint])));
         Assert.Empty(ExpectMsg<LocalPortsChanged>().Ports);
         var errors = await ports.Ask<Dictionary<string, string>>(GetPortErrors.Instance, TimeSpan.FromSeconds(3));
         Assert.Contains(id, errors.Keys);
