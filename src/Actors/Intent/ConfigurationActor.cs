@@ -78,6 +78,7 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FabricConfiguration _state = FabricConfiguration.Empty;
     private IActorRef? _awaitingWrite;
+    private IActorRef _hub = ActorRefs.Nobody;
     private readonly bool _supervised;
     private long _expired;
 
@@ -92,8 +93,12 @@ public sealed class ConfigurationActor : ReceivePersistentActor
         Recover<ConfigurationEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>
         {
+            // Replication starts from the recovered state; requests that came during recovery were stashed until now.
+            _hub = Context.ActorOf(Replication.ReplicationHubActor.Props(_state, LastSequenceNr,
+                Replication.ReplicationSettings.From(Context.System.Settings.Config)), "replication");
             if (_supervised) Context.Parent.Tell(ConfigurationRecovered.Instance);
         });
+        Command<Replication.IReplicationRequest>(r => _hub.Forward(r));
         Command<Deadlined>(d =>
         {
             // Checked when the command is decided, i.e. also after waiting behind an earlier write.
@@ -146,6 +151,7 @@ public sealed class ConfigurationActor : ReceivePersistentActor
             case Decision.Accept accept:
                 var replyTo = Sender;
                 _awaitingWrite = replyTo;
+                var before = _state;
                 var remaining = accept.Events.Count;
                 // PersistAll writes the events as one atomic write; the handler runs once per event after it.
                 PersistAll(accept.Events, e =>
@@ -153,7 +159,10 @@ public sealed class ConfigurationActor : ReceivePersistentActor
                     _state = _state.Apply(e);
                     if (--remaining > 0) return;
                     _awaitingWrite = null;
-                    replyTo.Tell(new CommandAccepted(accept.Events.ToArray(), LastSequenceNr)); // a plain array: it may cross the wire
+                    var events = accept.Events.ToArray(); // a plain array: it may cross the wire
+                    replyTo.Tell(new CommandAccepted(events, LastSequenceNr));
+                    // Every node's replica gets the events of the networks it holds (Replication.ReplicationHub).
+                    _hub.Tell(new Replication.StateChanged(before, _state, events, LastSequenceNr));
                     // Local notice; the announcer beside the singleton spreads it to every node's replica.
                     Context.System.EventStream.Publish(new Node.ConfigurationChanged(LastSequenceNr));
                 });

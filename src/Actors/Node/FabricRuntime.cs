@@ -7,6 +7,7 @@ using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Locations;
+using Fabric.Actors.Replication;
 using Fabric.Actors.Vrf;
 using Fabric.Actors.Vtep;
 using Fabric.Dataplane.Engine;
@@ -127,7 +128,6 @@ public sealed class FabricRuntime : IAsyncDisposable
         }
         var proxy = system.ActorOf(ClusterSingletonProxy.Props("/user/configuration",
             ClusterSingletonProxySettings.Create(system).WithBufferSize(1000)), "configuration-proxy");
-        system.ActorOf(Akka.Actor.Props.Create(() => new ConfigurationAnnouncerActor()), "configuration-announcer");
 
         var fdbCapacity = dp?.GetInt("fdb-capacity", 16384) ?? 16384;
         var locations = system.ActorOf(LocationDirectoryActor.Props(), "locations");
@@ -137,7 +137,7 @@ public sealed class FabricRuntime : IAsyncDisposable
             ClusterShardingSettings.Create(system), new VrfMessageExtractor());
         var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, vrfs, fdbCapacity), "vteps");
         var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
-        var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, [ports, vteps]), "config-replica");
+        var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, name, [ports, vteps], ReplicationSettings.From(full)), "config-replica");
         if (engine is not null)
             system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))), "dataplane-events");
         system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost), "query");

@@ -60,7 +60,15 @@ public sealed class VrfActor : ReceiveActor
     }
 
     protected override void PreStart()
-        => Context.ActorSelection("/user/config-replica").Tell(new SubscribeConfiguration(Self));
+    {
+        // This node may hold nothing of the VRF's network (sharding placed the table here): ask the replica to hold it.
+        var replica = Context.ActorSelection("/user/config-replica");
+        replica.Tell(new HoldNetworks($"vrf:{_vrfId}", [_network]));
+        replica.Tell(new SubscribeConfiguration(Self));
+    }
+
+    protected override void PostStop()
+        => Context.ActorSelection("/user/config-replica").Tell(new HoldNetworks($"vrf:{_vrfId}", []));
 
     private void OnConfiguration(ConfigurationListing l)
     {
