@@ -74,7 +74,10 @@ public sealed class ReplicaState
                 return new ReplicaOutcome(ReplicaOutcomeKind.Applied, d.Events);
             case ReplicaTick t:
                 // The hub sent up to t.Seq; everything up to Next - 1 arrived. (Per-pair order: a tick never overtakes.)
-                return t.Epoch != Epoch || t.Seq >= Next ? Lost() : ReplicaOutcome.Ignored;
+                if (t.Epoch != Epoch || t.Seq >= Next) return Lost();
+                // In step: every write up to the tick's revision that concerns this node is applied here.
+                if (_building is null) Revision = Math.Max(Revision, t.Revision);
+                return ReplicaOutcome.Ignored;
             default:
                 return ReplicaOutcome.Ignored;
         }
