@@ -38,7 +38,10 @@ public class GratuitousArpClusterTests
     {
         await using var c = new InProcessCluster(3, dataplane: true);
         await c.StartAllAsync();
-        await c.Accept(new CreateNetwork("blue", 5001, "l2", null));
+        var blue = ((NetworkCreated)(await c.Accept(new CreateNetwork("blue", 5001, "l2", null))).Events[0]).Network.Id;
+        // A node holds only networks it has an endpoint in (conditional monitoring): one idle guest on each node.
+        for (int i = 0; i < 3; i++)
+            await c.Accept(new CreateEndpoint($"anchor-{i + 1}", blue, $"node-{i + 1}", new EndpointPortSpec("guest")));
         for (int i = 0; i < 3; i++)
         {
             var rt = c[i];
@@ -69,7 +72,8 @@ public class GratuitousArpClusterTests
     {
         await using var c = new InProcessCluster(1, dataplane: true);
         await c.StartAllAsync();
-        await c.Accept(new CreateNetwork("blue", 5001, "l2", null));
+        var blue = ((NetworkCreated)(await c.Accept(new CreateNetwork("blue", 5001, "l2", null))).Events[0]).Network.Id;
+        await c.Accept(new CreateEndpoint("anchor", blue, "node-1", new EndpointPortSpec("guest")));
         await Eventually(() => c[0].Snapshots.Current.TryGetNetwork(5001, out _), TimeSpan.FromSeconds(10), "network");
         var claimant = MacAddress.Parse("02:00:00:00:55:01");
         var owner = MacAddress.Parse("02:00:00:00:55:02");

@@ -17,7 +17,9 @@ public class MinorityPartitionTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAllAsync();
-        await c.Accept(new CreateNetwork("blue", 5001, "l2", null));
+        var blue = ((NetworkCreated)(await c.Accept(new CreateNetwork("blue", 5001, "l2", null))).Events[0]).Network.Id;
+        // A node holds only the networks it has endpoints in (conditional monitoring): give node-1 one in blue.
+        await c.Accept(new CreateEndpoint("vm", blue, "node-1", new EndpointPortSpec("guest")));
         await Eventually(() => c[0].GetReplicaAsync().Result?.Networks.Count == 1, TimeSpan.FromSeconds(10), "node-1's replica has blue");
 
         // node-1 is the oldest: the configuration singleton runs here, so without the check its writes would succeed
