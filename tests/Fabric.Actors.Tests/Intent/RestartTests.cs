@@ -19,6 +19,26 @@ public sealed class RestartTests
         Assert.Equal(revision, SqliteJournal.EventCount(dir.DbFile));
     }
 
+    [Fact]
+    public async Task A_restart_from_a_journal_snapshot_lists_the_same_configuration_and_replays_only_what_came_after()
+    {
+        using var dir = new TempDir("restart-snap");
+        var config = new NodeConfig { DataDir = dir.Path, NodeName = "n1", Extra = "fabric.configuration.snapshot-every = 4" };
+        var revision = await RestartAndCompare(config);
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await using var third = FabricNode.Start(config.Build());
+        await third.WhenUp(Timeout);
+        var probe = new Akka.TestKit.Xunit2.TestKit(third.System);
+        third.System.EventStream.Subscribe(probe.TestActor, typeof(ConfigurationRecovery));
+        third.System.ActorOf(ConfigurationActor.Props(third.Settings.ConfigurationPersistenceId), "configuration");
+        var recovery = probe.ExpectMsg<ConfigurationRecovery>(Timeout);
+        Assert.Equal(revision, recovery.Revision);
+        Assert.True(recovery.FromSnapshot > 0, "recovered without a snapshot");
+        Assert.Equal(revision - recovery.FromSnapshot, recovery.ReplayedEvents);
+        Assert.True(recovery.ReplayedEvents < 4 + 2, $"replayed {recovery.ReplayedEvents} events after the snapshot at {recovery.FromSnapshot}");
+    }
+
     [PostgresFact]
     public async Task The_same_on_postgresql()
     {
