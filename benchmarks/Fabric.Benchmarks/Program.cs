@@ -15,5 +15,7 @@ if (args.Contains("--guest-ping")) return await GuestPingHarness.Run(args);
 if (args.Contains("--scale")) return await ScaleHarness.Run(args);
 // dotnet run -c Release -- --frame-sizes   serialized size of the configuration listing against Akka.Remote's frame limit
 if (args.Contains("--frame-sizes")) return FrameSizes.Run(args);
+// dotnet run -c Release -- --replication [--endpoints 100000] [--networks 1000] [--nodes 3]   the singleton's work per change, in process
+if (args.Contains("--replication")) return ReplicationCost.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;

@@ -93,11 +93,17 @@ public sealed class ReplicationHub
         Revision = revision;
         var perNode = new Dictionary<string, List<ConfigurationEvent>>(StringComparer.Ordinal);
         var affected = new HashSet<string>(StringComparer.Ordinal);
+        var named = new List<string>(2);
         foreach (var e in events)
         {
-            Interest.NodesOf(e, before, affected);
             var net = Interest.NetworkOf(e, before, after);
             if (net is null) continue;
+            // A node's own networks change only when its first endpoint enters one or its last leaves: recomputing its
+            // interest on every endpoint event would cost O(networks it holds) per change.
+            named.Clear();
+            Interest.NodesOf(e, before, named);
+            foreach (var node in named)
+                if (Holds(before, node, net) != Holds(after, node, net)) affected.Add(node);
             if (_holders.TryGetValue(net, out var holders))
             {
                 foreach (var h in holders)
@@ -134,6 +140,9 @@ public sealed class ReplicationHub
         foreach (var s in _subscribers.Values) result.Add((s.Node, new ReplicaTick(Epoch, s.Seq, Revision)));
         return result;
     }
+
+    private static bool Holds(FabricConfiguration state, string node, string network)
+        => state.NodeNetworks.TryGetValue(node, out var own) && own.ContainsKey(network);
 
     private void Reinterest(Subscriber s, List<ConfigurationEvent> into)
     {
