@@ -94,6 +94,17 @@ public static class ReplicationCost
             if (Fabric.Actors.Intent.ConfigurationListing.Of(replicas[n].State, 0).Endpoints.Count != Interest.Project(state, hub.InterestOf(n)).Endpoints.Count)
                 throw new InvalidOperationException($"{n}'s replica differs from its projection");
         Console.WriteLine("every replica equals its projection");
+
+        // Bytes on the wire, with the serializers the nodes use.
+        var config = Fabric.Actors.Configuration.FabricHocon.Load(overrides: "akka.actor.provider = local\nakka.loglevel = ERROR");
+        using var system = Akka.Actor.ActorSystem.Create("bytes", config);
+        int Size(object o) => system.Serialization.FindSerializerFor(o).ToBinary(o).Length;
+        var one = state.Endpoints[$"ep-1"];
+        var create = new ReplicaDelta("0123456789ab", 123_456, 200_000, [new EndpointCreated(one)]);
+        var move = new ReplicaDelta("0123456789ab", 123_457, 200_001, [new EndpointMoved(one.Id, "node-1000", 3)]);
+        var tick = new ReplicaTick("0123456789ab", 123_457, 200_001);
+        var chunk = new ReplicaSnapshot("0123456789ab", 1, 200_001, 0, 1, state.EventsToBuild("net-1").Take(500).ToArray());
+        Console.WriteLine($"bytes: delta with one EndpointCreated {Size(create)}, delta with one EndpointMoved {Size(move)}, tick {Size(tick)}, snapshot chunk of {chunk.Events.Length} events {Size(chunk)}");
         return 0;
     }
 }
