@@ -692,19 +692,27 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             var pending = Enumerable.Range(0, _networks.Count).SelectMany(net => Interested(net).Select(n => (net, n))).ToHashSet();
             PairResult? lastBad = null;
             using var gate = new SemaphoreSlim(8);
+            // Each FDB counts as complete when the answer that showed it complete arrived (a pass over many
+            // networks takes a while); the victim's own FDBs are asked first.
+            double ownAt = 0, allAt = 0;
             while (pending.Count > 0 && sw.Elapsed < limit)
             {
-                var pass = pending.ToArray();
+                var pass = pending.OrderBy(p => p.n == v ? 0 : 1).ToArray();
                 var results = await Task.WhenAll(pass.Select(async p =>
                 {
                     await gate.WaitAsync();
-                    try { return (p, r: await CheckPairAsync(p.net, p.n, TimeSpan.FromSeconds(5))); }
+                    try { return (p, r: await CheckPairAsync(p.net, p.n, TimeSpan.FromSeconds(5)), at: restart.Elapsed.TotalSeconds); }
                     finally { gate.Release(); }
                 }));
-                foreach (var (p, r) in results)
-                    if (r.Answered && r.Missing == 0 && r.Wrong == 0) pending.Remove(p); else lastBad = r;
-                if (own is null && !pending.Any(p => p.n == v)) own = restart.Elapsed.TotalSeconds;
-                if (pending.Count == 0) { all = restart.Elapsed.TotalSeconds; break; }
+                foreach (var (p, r, at) in results)
+                {
+                    if (!(r.Answered && r.Missing == 0 && r.Wrong == 0)) { lastBad = r; continue; }
+                    pending.Remove(p);
+                    allAt = Math.Max(allAt, at);
+                    if (p.n == v) ownAt = Math.Max(ownAt, at);
+                }
+                if (own is null && !pending.Any(p => p.n == v)) own = ownAt;
+                if (pending.Count == 0) { all = allAt; break; }
                 await Task.Delay(250);
             }
             if (pending.Count > 0) problem = $"{pending.Count} node FDBs still incomplete after {limit.TotalSeconds:0} s, e.g. {lastBad?.Example}";
