@@ -185,7 +185,7 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             if (stop is null && (o.Kill == ScaleHarness.KillAt.Every || (o.Kill == ScaleHarness.KillAt.Last && last)))
             {
                 row.Kill = await KillNineAsync();
-                Console.WriteLine($"  kill -9: {row.Kill.Cell}; members afterwards {row.Kill.Members}");
+                Console.WriteLine($"  kill -9: {row.Kill.Cell}");
                 stop = Stop();
             }
             row.Unexpected = UnexpectedRestarts().Count;
