@@ -69,10 +69,13 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
     {
         var all = new List<NetworkView>();
         string? after = null;
+        ReplicaView? pinned = null; // once a page came from the replica, the rest does too: no timeout per page
         do
         {
             var query = new ListNetworks(after);
-            var page = await ReadAsync(query, r => (NetworkPage)r.State.Answer(query, r.Revision), ct, held: true);
+            var page = pinned is not null
+                ? (NetworkPage)pinned.State.Answer(query, pinned.Revision)
+                : await ReadAsync(query, r => (NetworkPage)(pinned = r).State.Answer(query, r.Revision), ct, held: true);
             all.AddRange(page.Networks);
             after = page.Next;
         } while (after is not null);
@@ -89,12 +92,15 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
     {
         var all = new List<Endpoint>();
         string? afterNetwork = null, afterEndpoint = null;
+        ReplicaView? pinned = null; // once a page came from the replica, the rest does too: no timeout per page
         do
         {
             var query = new ListEndpoints(network, node, afterNetwork, afterEndpoint);
-            var page = await ReadAsync(query, r =>
-                network is not null && !r.State.Networks.ContainsKey(network) ? null : (EndpointPage)r.State.Answer(query, r.Revision),
-                ct, held: network is null);
+            var page = pinned is not null
+                ? (EndpointPage)pinned.State.Answer(query, pinned.Revision)
+                : await ReadAsync(query, r =>
+                    network is not null && !r.State.Networks.ContainsKey(network) ? null : (EndpointPage)(pinned = r).State.Answer(query, r.Revision),
+                    ct, held: network is null);
             all.AddRange(page.Endpoints);
             (afterNetwork, afterEndpoint) = (page.NextNetwork, page.NextEndpoint);
         } while (afterNetwork is not null);
