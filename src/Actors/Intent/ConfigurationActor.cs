@@ -45,6 +45,16 @@ public sealed record CommandExpired(string Detail) : IFabricMessage;
 /// </summary>
 public sealed record StoreUnavailable(string Detail) : IFabricMessage;
 
+/// <summary>
+/// The configuration is behind: more command items wait for it than <c>fabric.configuration.max-pending-items</c>, so
+/// the command was refused unwritten instead of queued; retry after <see cref="RetryAfter"/> (HTTP: 503 with
+/// <c>Retry-After</c>, code <c>configuration-overloaded</c>). Answered at once by <see cref="ConfigurationSupervisor"/>.
+/// </summary>
+public sealed record ConfigurationOverloaded(string Detail, TimeSpan RetryAfter) : IFabricMessage;
+
+/// <summary>Child to <see cref="ConfigurationSupervisor"/>: a command of this weight (see <see cref="ConfigurationSupervisor.Weight"/>) has been answered.</summary>
+internal sealed record CommandDone(int Weight);
+
 /// <summary>Published on the local event stream for every command refused as expired (for logs, metrics and tests).</summary>
 public sealed record ConfigurationCommandExpired(ConfigurationCommand Command, TimeSpan Late);
 
@@ -101,8 +111,20 @@ internal sealed record ConfigurationStoreFailed(string Detail);
 /// journal); the caller gets <see cref="CommandFailed"/> first. Run it under <see cref="PropsWithBackoff"/>
 /// so it comes back and recovers. Later this runs as a cluster singleton.
 /// </remarks>
-public sealed class ConfigurationActor : ReceivePersistentActor
+public sealed class ConfigurationActor : ReceivePersistentActor, IWithTimers
 {
+    private sealed record SweepBulk { public static readonly SweepBulk Instance = new(); }
+    private sealed record Staged(DateTime Since, List<ConfigurationCommand> Parts)
+    {
+        /// <summary>A part arrived out of order or twice: the commit writes nothing.</summary>
+        public bool Spoiled { get; set; }
+    }
+    private sealed record Result(DateTime Since, IReadOnlyList<ConfigurationEvent> Events);
+
+    // Bulk transfers in flight (see BulkTransfer): parts staged until their commit, answers until they are fetched.
+    private readonly Dictionary<Guid, Staged> _staged = [];
+    private readonly Dictionary<Guid, Result> _results = [];
+
     public const string DefaultPersistenceId = "fabric-configuration";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -152,6 +174,7 @@ public sealed class ConfigurationActor : ReceivePersistentActor
                 return;
             }
             _expired++;
+            Done(d.Command);
             _log.Warning("Refused {0} unwritten: it arrived {1:F0} ms after its deadline ({2} expired so far)", d.Command.GetType().Name, late.TotalMilliseconds, _expired);
             Context.System.EventStream.Publish(new ConfigurationCommandExpired(d.Command, late));
             Sender.Tell(new CommandExpired($"the command arrived {late.TotalMilliseconds:F0} ms after its deadline, when its caller had stopped waiting; it was not applied"));
@@ -164,6 +187,18 @@ public sealed class ConfigurationActor : ReceivePersistentActor
         Command<SaveSnapshotFailure>(f => _log.Warning("could not save a snapshot of the configuration at {0}: {1}", f.Metadata.SequenceNr, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
+        Command<IConfigurationQuery>(q => Sender.Tell(_state.Answer(q, LastSequenceNr)));
+        Command<StageBulkPart>(Stage);
+        Command<FetchBulkResult>(Fetch);
+        Command<SweepBulk>(_ => Sweep());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Timers.StartPeriodicTimer("sweep-bulk", SweepBulk.Instance, BulkTransfer.Lifetime);
     }
 
     public override string PersistenceId { get; }
@@ -178,22 +213,42 @@ public sealed class ConfigurationActor : ReceivePersistentActor
     /// answers every request at once with <see cref="StoreUnavailable"/>.
     /// </summary>
     /// <param name="mayWrite">The writer's fence, checked before every command (null: none): the configuration lease still held.</param>
+    /// <param name="limits">Backpressure (null: <see cref="ConfigurationLimits.Default"/>).</param>
     public static Props PropsWithBackoff(string persistenceId = DefaultPersistenceId, TimeSpan? minBackoff = null, TimeSpan? maxBackoff = null,
-        Func<bool>? mayWrite = null)
+        Func<bool>? mayWrite = null, ConfigurationLimits? limits = null)
         => ConfigurationSupervisor.Props(
             Akka.Actor.Props.Create(() => new ConfigurationActor(persistenceId, true)),
             minBackoff ?? TimeSpan.FromMilliseconds(200),
-            maxBackoff ?? TimeSpan.FromSeconds(2), mayWrite);
+            maxBackoff ?? TimeSpan.FromSeconds(2), mayWrite, limits);
 
     private void Handle(ConfigurationCommand command)
     {
-        switch (_state.Decide(command))
+        Guid? transfer = null;
+        var decided = command;
+        if (command is CommitBulk commit)
+        {
+            transfer = commit.Transfer;
+            var parts = _staged.Remove(commit.Transfer, out var staged) ? staged.Parts : [];
+            parts.Add(commit.LastPart);
+            if (staged?.Spoiled == true || parts.Count != commit.Parts || BulkTransfer.Join(parts) is not { } whole || BulkTransfer.ItemsOf(whole) != commit.TotalItems)
+            {
+                Done(command);
+                Sender.Tell(new BulkInterrupted(
+                    $"{parts.Count} of the request's {commit.Parts} parts reached the configuration (it may have moved or restarted meanwhile); nothing was written: send it again"));
+                return;
+            }
+            decided = whole;
+        }
+
+        switch (_state.Decide(decided))
         {
             case Decision.Reject reject:
+                Done(command);
                 Sender.Tell(new CommandRejected(reject.Rejection));
                 break;
 
             case Decision.Accept { Events.Count: 0 }:
+                Done(command);
                 Sender.Tell(new CommandAccepted([], LastSequenceNr));
                 break;
 
@@ -208,8 +263,9 @@ public sealed class ConfigurationActor : ReceivePersistentActor
                     _state = _state.Apply(e);
                     if (--remaining > 0) return;
                     _awaitingWrite = null;
+                    Done(command);
                     var events = accept.Events.ToArray(); // a plain array: it may cross the wire
-                    replyTo.Tell(new CommandAccepted(events, LastSequenceNr));
+                    replyTo.Tell(Accepted(transfer, events));
                     // Every node's replica gets the events of the networks it holds (Replication.ReplicationHub).
                     _hub.Tell(new Replication.StateChanged(before, _state, events, LastSequenceNr));
                     _sinceSnapshot += events.Length;
@@ -220,11 +276,60 @@ public sealed class ConfigurationActor : ReceivePersistentActor
                         _sinceSnapshot = 0;
                         SaveSnapshot(ConfigurationSnapshot.Of(_state));
                     }
-                    // Local notice; the announcer beside the singleton spreads it to every node's replica.
+                    // Local notice (logs, tests).
                     Context.System.EventStream.Publish(new Node.ConfigurationChanged(LastSequenceNr));
                 });
                 break;
         }
+    }
+
+    /// <summary>The answer to an accepted command: the events themselves, or, for a large bulk, a note to fetch them in parts.</summary>
+    private object Accepted(Guid? transfer, IReadOnlyList<ConfigurationEvent> events)
+    {
+        if (transfer is not { } t || events.Count <= BulkTransfer.PartItems)
+            return new CommandAccepted(events.ToArray(), LastSequenceNr); // a plain array: it may cross the wire
+        _results[t] = new Result(DateTime.UtcNow, events);
+        return new BulkAccepted(t, LastSequenceNr, events.Count);
+    }
+
+    /// <summary>Tells the supervisor (backpressure) that a command has been answered.</summary>
+    private void Done(ConfigurationCommand command)
+    {
+        if (_supervised) Context.Parent.Tell(new CommandDone(ConfigurationSupervisor.Weight(command)));
+    }
+
+    private void Stage(StageBulkPart p)
+    {
+        if (!_staged.TryGetValue(p.Transfer, out var staged))
+            _staged[p.Transfer] = staged = new Staged(DateTime.UtcNow, []);
+        // A part out of order or repeated spoils the transfer: its commit will find the wrong count and write nothing.
+        if (p.Index == staged.Parts.Count) staged.Parts.Add(p.Part);
+        else staged.Spoiled = true;
+        Done(p.Part);
+        Sender.Tell(new BulkPartStaged(p.Transfer, p.Index));
+    }
+
+    private void Fetch(FetchBulkResult f)
+    {
+        if (!_results.TryGetValue(f.Transfer, out var result) || f.Offset < 0 || f.Offset > result.Events.Count)
+        {
+            Sender.Tell(new BulkResultPart(f.Transfer, f.Offset, null));
+            return;
+        }
+        var count = Math.Min(BulkTransfer.PartItems, result.Events.Count - f.Offset);
+        var part = new ConfigurationEvent[count];
+        for (var i = 0; i < count; i++) part[i] = result.Events[f.Offset + i];
+        if (f.Offset + count >= result.Events.Count) _results.Remove(f.Transfer);
+        Sender.Tell(new BulkResultPart(f.Transfer, f.Offset, part));
+    }
+
+    private void Sweep()
+    {
+        var before = DateTime.UtcNow - BulkTransfer.Lifetime;
+        foreach (var (t, staged) in _staged.ToArray())
+            if (staged.Since < before) _staged.Remove(t);
+        foreach (var (t, result) in _results.ToArray())
+            if (result.Since < before) _results.Remove(t);
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -279,15 +384,20 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
     private string _failure = "";
     private DateTime _failedAt;
     private readonly Func<bool>? _mayWrite;
+    private readonly ConfigurationLimits _limits;
+    private long _pending;
+    private long _overloaded;
 
-    public ConfigurationSupervisor(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null)
+    public ConfigurationSupervisor(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null, ConfigurationLimits? limits = null)
     {
         _child = child;
         _minBackoff = minBackoff;
         _maxBackoff = maxBackoff;
         _mayWrite = mayWrite;
+        _limits = limits ?? ConfigurationLimits.Default;
 
         Receive<StartChild>(_ => Start());
+        Receive<GetPending>(_ => Sender.Tell(_pending));
         Receive<ConfigurationRecovered>(_ =>
         {
             if (!Sender.Equals(_current)) return;
@@ -303,10 +413,15 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
             _healthy = false;
             _failure = f.Detail;
         });
+        Receive<CommandDone>(d =>
+        {
+            if (Sender.Equals(_current)) _pending = Math.Max(0, _pending - d.Weight);
+        });
         Receive<Terminated>(t =>
         {
             if (!t.ActorRef.Equals(_current)) return;
             _current = null;
+            _pending = 0; // what it held is lost with it; its askers time out
             if (_healthy) _failedAt = DateTime.UtcNow;
             _healthy = false;
             var delay = Backoff();
@@ -320,7 +435,10 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
             if (message is ConfigurationCommand or Deadlined && _mayWrite is not null && !_mayWrite())
                 Sender.Tell(new StoreUnavailable("this node could not renew the configuration lease in the store lately (the store may be down); nothing was written"));
             else if (_current is not null && _healthy)
+            {
+                if (!Admit(message)) return;
                 _current.Forward(message);
+            }
             else
                 Sender.Tell(new StoreUnavailable(
                     $"the configuration store is unavailable{(_failure.Length > 0 ? $" ({_failure})" : "")}; the configuration is " +
@@ -330,8 +448,48 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null)
-        => Akka.Actor.Props.Create(() => new ConfigurationSupervisor(child, minBackoff, maxBackoff, mayWrite));
+    public static Props Props(Props child, TimeSpan minBackoff, TimeSpan maxBackoff, Func<bool>? mayWrite = null, ConfigurationLimits? limits = null)
+        => Akka.Actor.Props.Create(() => new ConfigurationSupervisor(child, minBackoff, maxBackoff, mayWrite, limits));
+
+    /// <summary>
+    /// What a message weighs in the pending count: a command its items (a bulk of 500 endpoints weighs 500, any other
+    /// command 1), a staged bulk part its items; reads nothing (they are answered from memory).
+    /// </summary>
+    public static int Weight(object message) => message switch
+    {
+        Deadlined d => Weight(d.Command),
+        StageBulkPart p => Weight(p.Part),
+        ConfigurationCommand c => Math.Max(1, BulkTransfer.ItemsOf(c)),
+        _ => 0,
+    };
+
+    /// <summary>
+    /// Backpressure: counts the items forwarded and not yet answered (the child reports each answer), and refuses a
+    /// command that would take the count past the limit. A command arriving when nothing waits is always admitted, so
+    /// the largest bulk passes on an idle configuration whatever the limit.
+    /// </summary>
+    private bool Admit(object message)
+    {
+        var weight = Weight(message);
+        if (weight == 0) return true;
+        if (_pending > 0 && _pending + weight > _limits.MaxPendingItems)
+        {
+            if (_overloaded++ % 100 == 0)
+                _log.Warning("The configuration is behind: {0} items wait, refused a command of {1} ({2} refused so far)", _pending, weight, _overloaded);
+            Sender.Tell(new ConfigurationOverloaded(
+                $"the configuration is behind ({_pending} items wait for it; the limit is {_limits.MaxPendingItems}); nothing was written: retry in " +
+                $"{_limits.RetryAfter.TotalSeconds:0.#} s", _limits.RetryAfter));
+            return false;
+        }
+        _pending += weight;
+        return true;
+    }
+
+    /// <summary>Items forwarded to the configuration and not answered yet (for tests and metrics).</summary>
+    public sealed record GetPending
+    {
+        public static readonly GetPending Instance = new();
+    }
 
     protected override void PreStart() => Start();
 

@@ -47,3 +47,20 @@ public sealed record CreateEndpoint(
 public sealed record MoveEndpoint(string EndpointId, string? Node) : ConfigurationCommand;
 
 public sealed record DeleteEndpoint(string EndpointId) : ConfigurationCommand;
+
+/// <summary>
+/// Creates every endpoint, or none: item i is decided against the configuration with items 0..i-1 applied (so names,
+/// MACs and IPs conflict inside the request too), and all the events are persisted as one atomic write. A refusal names
+/// the first item at fault: <c>endpoints[i].field</c>. 1 to <see cref="MaxItems"/> items.
+/// </summary>
+public sealed record CreateEndpoints(IReadOnlyList<CreateEndpoint> Items) : ConfigurationCommand
+{
+    /// <summary>The most items one request may carry (API.md: up to 10,000).</summary>
+    public const int MaxItems = 10_000;
+}
+
+/// <summary>
+/// Deletes every endpoint, or none: an unknown id is 404 naming <c>ids[i]</c>, an endpoint a route targets 409 naming
+/// <c>ids[i]</c>; nothing is deleted then. 1 to <see cref="CreateEndpoints.MaxItems"/> ids.
+/// </summary>
+public sealed record DeleteEndpoints(IReadOnlyList<string> Ids) : ConfigurationCommand;

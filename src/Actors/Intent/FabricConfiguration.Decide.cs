@@ -28,6 +28,8 @@ public sealed partial record FabricConfiguration
         CreateEndpoint c => DecideCreateEndpoint(c),
         MoveEndpoint c => DecideMoveEndpoint(c),
         DeleteEndpoint c => DecideDeleteEndpoint(c),
+        CreateEndpoints c => DecideCreateEndpoints(c),
+        DeleteEndpoints c => DecideDeleteEndpoints(c),
         _ => Rejection.Invalid("", "unknown-command", $"{command.GetType().Name} is not a configuration command"),
     };
 

@@ -12,7 +12,89 @@ public sealed partial record FabricConfiguration
     /// </summary>
     public const ulong AssignedMacBase = 0x02FB_0000_0000UL;
 
-    private Decision DecideCreateEndpoint(CreateEndpoint c)
+    /// <summary>
+    /// Item by item against the configuration with the earlier items applied, so that items conflict with each other as
+    /// with what exists; the first refusal names its item (<c>endpoints[i].field</c>) and nothing is emitted. Each item
+    /// costs what a single create costs (O(log n) lookups in its network's indexes); the free-address search resumes
+    /// where the previous item of the same subnet left it, as nothing is freed inside the request.
+    /// </summary>
+    private Decision DecideCreateEndpoints(CreateEndpoints c)
+    {
+        if (c.Items is not { Count: > 0 } items)
+            return Rejection.Invalid("endpoints", "endpoints-required", "endpoints is required: a list of 1 to 10000 endpoint bodies");
+        if (items.Count > CreateEndpoints.MaxItems)
+            return Rejection.Invalid("endpoints", "too-many-endpoints", $"{items.Count} endpoints in one request; at most {CreateEndpoints.MaxItems}");
+        var state = this;
+        var events = new ConfigurationEvent[items.Count];
+        var floors = new Dictionary<(string Network, string? Subnet), uint>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item is null)
+                return Rejection.Invalid($"endpoints[{i}]", "endpoint-required", $"endpoints[{i}] is null: expected an endpoint body");
+            switch (state.DecideCreateEndpoint(item, floors))
+            {
+                case Decision.Reject r:
+                    return Itemized(r.Rejection, $"endpoints[{i}]");
+                case Decision.Accept { Events: [var created] }:
+                    events[i] = created;
+                    state = state.Apply(created);
+                    break;
+                default:
+                    throw new InvalidOperationException("an endpoint create emits exactly one event");
+            }
+        }
+        return new Decision.Accept(events);
+    }
+
+    /// <summary>
+    /// Every id must exist (404 naming <c>ids[i]</c>) and be no route's target (409 naming <c>ids[i]</c>); a repeated id is
+    /// 400. O(log n) per id plus the route tables of its network.
+    /// </summary>
+    private Decision DecideDeleteEndpoints(DeleteEndpoints c)
+    {
+        if (c.Ids is not { Count: > 0 } ids)
+            return Rejection.Invalid("ids", "ids-required", "ids is required: a list of 1 to 10000 endpoint ids");
+        if (ids.Count > CreateEndpoints.MaxItems)
+            return Rejection.Invalid("ids", "too-many-ids", $"{ids.Count} ids in one request; at most {CreateEndpoints.MaxItems}");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var events = new ConfigurationEvent[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var field = $"ids[{i}]";
+            var id = ids[i];
+            if (string.IsNullOrEmpty(id))
+                return Rejection.Invalid(field, "id-required", $"{field} is empty: expected an endpoint id");
+            if (!seen.Add(id))
+                return Rejection.Invalid(field, "id-duplicate", $"{field}: {id} appears more than once in the request");
+            if (!Endpoints.ContainsKey(id))
+                return Rejection.NotFound(field, "endpoint-not-found", $"{field}: endpoint {id} does not exist; nothing was deleted");
+            switch (DecideDeleteEndpoint(new DeleteEndpoint(id)))
+            {
+                case Decision.Reject r:
+                    return Itemized(r.Rejection, field, replaceField: true);
+                case Decision.Accept { Events: [var deleted] }:
+                    events[i] = deleted;
+                    break;
+                default:
+                    throw new InvalidOperationException("deleting an existing endpoint emits exactly one event");
+            }
+        }
+        return new Decision.Accept(events);
+    }
+
+    /// <summary>A single item's refusal as the bulk request's: its field under the item's path, the item named in the detail.</summary>
+    private static Rejection Itemized(Rejection r, string item, bool replaceField = false)
+        => r with
+        {
+            Field = replaceField || string.IsNullOrEmpty(r.Field) ? item : $"{item}.{r.Field}",
+            Detail = $"{item}: {r.Detail}; nothing was written",
+        };
+
+    private Decision DecideCreateEndpoint(CreateEndpoint c) => DecideCreateEndpoint(c, null);
+
+    /// <param name="floors">In a bulk create: per (network, subnet), the address below which every address is taken.</param>
+    private Decision DecideCreateEndpoint(CreateEndpoint c, Dictionary<(string Network, string? Subnet), uint>? floors)
     {
         if (CheckName(c.Name, "name", "endpoint name") is { } badName) return badName;
         if (string.IsNullOrEmpty(c.Network))
@@ -83,7 +165,7 @@ public sealed partial record FabricConfiguration
             }
             else if (subnet is not null)
             {
-                ip = FirstFree(new Ipv4Address(subnet.Gateway.Value + 1), subnet.Cidr.Broadcast, usedIps);
+                ip = FirstFree(new Ipv4Address(subnet.Gateway.Value + 1), subnet.Cidr.Broadcast, usedIps, floors, (c.Network!, subnet.Id));
                 if (ip is null)
                     return Rejection.Conflict("ip", "subnet-full", $"subnet {subnet.Name} ({subnet.Cidr}) has no free address");
             }
@@ -93,7 +175,7 @@ public sealed partial record FabricConfiguration
                     return Rejection.Conflict("subnet", "network-has-no-subnet", $"network {Describe(network.Network)} has no subnet to place the endpoint in");
                 foreach (var candidate in subnets)
                 {
-                    ip = FirstFree(new Ipv4Address(candidate.Gateway.Value + 1), candidate.Cidr.Broadcast, usedIps);
+                    ip = FirstFree(new Ipv4Address(candidate.Gateway.Value + 1), candidate.Cidr.Broadcast, usedIps, floors, (c.Network!, candidate.Id));
                     if (ip is not null) { subnet = candidate; break; }
                 }
                 if (ip is null)
@@ -140,7 +222,7 @@ public sealed partial record FabricConfiguration
             }
             else if (cidr is { } p)
             {
-                ip = FirstFree(p.FirstHost, p.Broadcast, usedIps);
+                ip = FirstFree(p.FirstHost, p.Broadcast, usedIps, floors, (c.Network!, null));
                 if (ip is null)
                     return Rejection.Conflict("ip", "no-free-address", $"network {Describe(network.Network)} ({p}) has no free address");
             }
@@ -182,7 +264,6 @@ public sealed partial record FabricConfiguration
         }
     }
 
-    /// <summary>The lowest address in [first, end) that no endpoint uses (end is exclusive: the broadcast address).</summary>
     /// <summary>The network's addresses in use, looked up in its index.</summary>
     private readonly struct UsedAddresses(ImmutableDictionary<Ipv4Address, string> byIp, ImmutableDictionary<string, Endpoint> endpoints)
     {
@@ -196,10 +277,25 @@ public sealed partial record FabricConfiguration
         }
     }
 
-    private static Ipv4Address? FirstFree(Ipv4Address first, Ipv4Address end, UsedAddresses used)
+    /// <summary>
+    /// The lowest address in [first, end) that no endpoint uses (end is exclusive: the broadcast address). Cost: one
+    /// O(1) index lookup per used address below the answer, i.e. O(addresses used in the subnet) for a single create:
+    /// about 100 lookups (microseconds) for a network of 100 endpoints, 100,000 (a few milliseconds) for a /16 holding
+    /// 100,000. A bulk create passes <paramref name="floors"/> and resumes above the previous item's answer, so a
+    /// request costs O(used + items), not O(used × items).
+    /// </summary>
+    private static Ipv4Address? FirstFree(Ipv4Address first, Ipv4Address end, UsedAddresses used,
+        Dictionary<(string Network, string? Subnet), uint>? floors, (string Network, string? Subnet) key)
     {
-        for (var v = first.Value; v < end.Value; v++)
-            if (!used.ContainsKey(new Ipv4Address(v))) return new Ipv4Address(v);
+        var start = first.Value;
+        if (floors is not null && floors.TryGetValue(key, out var floor) && floor > start) start = floor;
+        for (var v = start; v < end.Value; v++)
+            if (!used.ContainsKey(new Ipv4Address(v)))
+            {
+                if (floors is not null) floors[key] = v + 1;
+                return new Ipv4Address(v);
+            }
+        if (floors is not null) floors[key] = end.Value;
         return null;
     }
 
@@ -213,6 +309,7 @@ public sealed partial record FabricConfiguration
             : Decision.Emit(new EndpointMoved(endpoint.Id, c.Node!, endpoint.MoveSeq + 1));
     }
 
+    /// <summary>O(log n) for the endpoint, plus the routes of its own network (a handful) to refuse deleting an appliance.</summary>
     private Decision DecideDeleteEndpoint(DeleteEndpoint c)
     {
         if (!Endpoints.TryGetValue(c.EndpointId, out var endpoint)) return Decision.Unchanged;

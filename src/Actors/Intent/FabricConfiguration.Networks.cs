@@ -4,6 +4,11 @@ namespace Fabric.Actors.Intent;
 
 public sealed partial record FabricConfiguration
 {
+    /// <remarks>
+    /// Name and VNI uniqueness scan the networks: O(M) in the number of networks, independent of the endpoints. At
+    /// 1,000 networks that is two passes over 1,000 entries (microseconds) per network created, which is rare; an index
+    /// by name and VNI would cost more memory and upkeep on every replica than it saves.
+    /// </remarks>
     private Decision DecideCreateNetwork(CreateNetwork c)
     {
         if (CheckName(c.Name, "name", "network name") is { } badName) return badName;
@@ -40,6 +45,7 @@ public sealed partial record FabricConfiguration
         return Decision.Emit(new NetworkCreated(new Network(EntityIds.Network(NextNetwork), name, (int)vni, kind, cidr)));
     }
 
+    /// <remarks>O(1) for its endpoints (the index count); O(M × routes per network) to find a route leaking into it: rare, and microseconds at 1,000 networks.</remarks>
     private Decision DecideDeleteNetwork(DeleteNetwork c)
     {
         // Deleting what is not there succeeds without an event: a retried DELETE must not fail.

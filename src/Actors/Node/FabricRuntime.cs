@@ -16,6 +16,9 @@ using Fabric.Dataplane.Tables;
 
 namespace Fabric.Actors.Node;
 
+/// <summary>A node's replica of the configuration: the networks it holds with their endpoints, at <see cref="Revision"/>.</summary>
+public sealed record ReplicaView(FabricConfiguration State, long Revision);
+
 /// <summary>A cluster member as the API shows it.</summary>
 public sealed record MemberView(string Name, string Address, string Status, string? Vtep, string? Http, bool Reachable);
 
@@ -118,7 +121,8 @@ public sealed class FabricRuntime : IAsyncDisposable
             lease = ConfigurationLease.For(system, leaseUsage, "configuration");
         }
         var manager = system.ActorOf(ClusterSingletonManager.Props(
-            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId, mayWrite: lease is null ? null : lease.CheckLease),
+            ConfigurationActor.PropsWithBackoff(settings.ConfigurationPersistenceId, mayWrite: lease is null ? null : lease.CheckLease,
+                limits: ConfigurationLimits.From(full)),
             PoisonPill.Instance, singleton), "configuration");
         if (lease is not null)
         {
@@ -187,11 +191,11 @@ public sealed class FabricRuntime : IAsyncDisposable
     {
         if (WriteVerdict() is { IsAllowed: false } refused)
             throw new ConfigurationUnavailableException(refused.Detail, refused.Code!);
-        var margin = ClockSkewAllowance < AskTimeout / 2 ? ClockSkewAllowance : AskTimeout / 2;
-        var envelope = new Deadlined(command, DateTime.UtcNow + AskTimeout - margin);
         try
         {
-            return await Configuration.Ask<object>(envelope, AskTimeout, ct);
+            if (command is CreateEndpoints or DeleteEndpoints && BulkTransfer.ItemsOf(command) > BulkTransfer.PartItems)
+                return await ExecuteBulkAsync(command, ct);
+            return await Configuration.Ask<object>(WithDeadline(command), AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {
@@ -201,13 +205,60 @@ public sealed class FabricRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>The whole configuration from the singleton: it has every acknowledged write.</summary>
-    public async Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default, TimeSpan? timeout = null)
+    private Deadlined WithDeadline(ConfigurationCommand command)
+    {
+        var margin = ClockSkewAllowance < AskTimeout / 2 ? ClockSkewAllowance : AskTimeout / 2;
+        return new Deadlined(command, DateTime.UtcNow + AskTimeout - margin);
+    }
+
+    /// <summary>
+    /// A bulk command larger than one part (see <see cref="BulkTransfer"/>): staged part by part, committed as one
+    /// command (atomic, with the deadline), and a large answer fetched part by part, so that no message outgrows
+    /// Akka.Remote's frame. Answers as <see cref="ExecuteAsync"/> does, the accepted events assembled into one
+    /// <see cref="CommandAccepted"/>.
+    /// </summary>
+    private async Task<object> ExecuteBulkAsync(ConfigurationCommand command, CancellationToken ct)
+    {
+        var parts = BulkTransfer.Split(command);
+        var transfer = Guid.NewGuid();
+        for (var i = 0; i < parts.Count - 1; i++)
+        {
+            var staged = await Configuration.Ask<object>(new StageBulkPart(transfer, i, parts[i]), AskTimeout, ct);
+            if (staged is not BulkPartStaged) return staged; // overloaded, store unavailable: nothing was written
+        }
+        var answer = await Configuration.Ask<object>(
+            WithDeadline(new CommitBulk(transfer, parts.Count, BulkTransfer.ItemsOf(command), parts[^1])), AskTimeout, ct);
+        if (answer is not BulkAccepted accepted) return answer;
+        var events = new List<ConfigurationEvent>(accepted.Events);
+        while (events.Count < accepted.Events)
+        {
+            var part = await Configuration.Ask<BulkResultPart>(new FetchBulkResult(transfer, events.Count), AskTimeout, ct);
+            if (part.Events is not { Count: > 0 } got)
+                throw new ConfigurationUnavailableException(
+                    $"the request was applied (revision {accepted.Revision}), but the configuration lost its answer before this node fetched it " +
+                    "(it moved or restarted): read the endpoints rather than sending it again");
+            events.AddRange(got);
+        }
+        return new CommandAccepted(events, accepted.Revision);
+    }
+
+    /// <summary>The whole configuration from the singleton: it has every acknowledged write. O(fabric): for tests and tools, not for the API.</summary>
+    public Task<ConfigurationListing> GetConfigurationAsync(CancellationToken ct = default, TimeSpan? timeout = null)
+        => AskConfigurationAsync<ConfigurationListing>(GetConfiguration.Instance, ct, timeout);
+
+    /// <summary>
+    /// A targeted read answered by the singleton (it has every acknowledged write): one endpoint, one network, a page.
+    /// Throws <see cref="ConfigurationUnavailableException"/> when it does not answer in time or its store is down.
+    /// </summary>
+    public Task<T> QueryAsync<T>(IConfigurationQuery query, CancellationToken ct = default, TimeSpan? timeout = null) where T : class
+        => AskConfigurationAsync<T>(query, ct, timeout);
+
+    private async Task<T> AskConfigurationAsync<T>(object request, CancellationToken ct, TimeSpan? timeout) where T : class
     {
         object answer;
         try
         {
-            answer = await Configuration.Ask<object>(GetConfiguration.Instance, timeout ?? AskTimeout, ct);
+            answer = await Configuration.Ask<object>(request, timeout ?? AskTimeout, ct);
         }
         catch (AskTimeoutException)
         {
@@ -215,7 +266,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         }
         return answer switch
         {
-            ConfigurationListing l => l,
+            T t => t,
             StoreUnavailable s => throw new ConfigurationUnavailableException(s.Detail, ConfigurationUnavailableException.StoreDown),
             Status.Failure f => throw new ConfigurationUnavailableException($"the configuration failed: {f.Cause.Message}"),
             _ => throw new InvalidOperationException($"the configuration answered {answer.GetType().Name} to a read"),
@@ -233,6 +284,27 @@ public sealed class FabricRuntime : IAsyncDisposable
         {
             return null; // no answer, or the replica's "no configuration yet"
         }
+    }
+
+    private sealed record CachedReplica(ConfigurationListing Source, ReplicaView View);
+    private volatile CachedReplica? _replicaView; // swapped whole: requests read it concurrently
+
+    /// <summary>
+    /// This node's replica as a configuration (the networks it holds, with their endpoints) and its revision, or null
+    /// when it has none yet. Reads that fall back to the replica answer from this with the same queries the singleton
+    /// answers (<see cref="FabricConfiguration.Answer"/>).
+    /// </summary>
+    /// <remarks>
+    /// SEAM for the replication rework: today built from the replica's whole listing (<see cref="FabricConfiguration.FromListing"/>,
+    /// O(projection), cached per listing); the new replica should hand its projection's state by reference instead.
+    /// </remarks>
+    public async Task<ReplicaView?> GetReplicaStateAsync(CancellationToken ct = default)
+    {
+        if (await GetReplicaAsync(ct) is not { } listing) return null;
+        if (_replicaView is { } cached && ReferenceEquals(cached.Source, listing)) return cached.View;
+        var view = new ReplicaView(FabricConfiguration.FromListing(listing), listing.Revision);
+        _replicaView = new CachedReplica(listing, view);
+        return view;
     }
 
     public IReadOnlyList<MemberView> Members()

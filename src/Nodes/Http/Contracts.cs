@@ -57,6 +57,14 @@ public sealed record CreateEndpointRequest(
     [property: Description("IPv4 address, optionally with the VM's prefix (192.168.88.1/24); assigned when omitted. A tap endpoint in an l2 network without cidr needs the prefix (400 naming ip otherwise); where the subnet or network has a cidr, a prefix must match it")] string? Ip = null,
     [property: Description("drop frames whose source MAC/IP is not the endpoint's (default true)")] bool? SourceCheck = null);
 
+[JsonExample("""{"endpoints": [{"name": "vm1", "network": "net-1", "node": "node-1", "port": {"kind": "guest"}}]}""")]
+public sealed record BulkCreateEndpointsRequest(
+    [property: Required, Description("1 to 10000 bodies of POST /api/v1/endpoints; created in this order, all or none")] IReadOnlyList<CreateEndpointRequest?>? Endpoints);
+
+[JsonExample("""{"ids": ["ep-1", "ep-2"]}""")]
+public sealed record BulkDeleteEndpointsRequest(
+    [property: Required, Description("1 to 10000 endpoint ids; all are deleted or none")] IReadOnlyList<string?>? Ids);
+
 [JsonExample("""{"node": "node-2"}""")]
 public sealed record MoveEndpointRequest([property: Required, Description("node name")] string? Node);
 
@@ -67,6 +75,11 @@ public sealed record PingRequest(
     [property: Description("IP TTL, 1..255 (default 64)")] int? Ttl = null);
 
 // Answers the HTTP layer shapes itself (the configuration's own records are returned as they are).
+
+/// <summary>The endpoints a bulk create made, in request order.</summary>
+public sealed record BulkCreateEndpointsResponse(IReadOnlyList<Fabric.Actors.Intent.Endpoint> Endpoints);
+
+public sealed record BulkDeleteEndpointsResponse(int Deleted);
 
 public sealed record HealthStatus(string Status, string Node, string? Detail = null);
 

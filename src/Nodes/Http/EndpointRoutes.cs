@@ -22,9 +22,7 @@ internal static class EndpointRoutes
         {
             var body = await JsonBody<CreateEndpointRequest>.ReadAsync(http);
             if (body.Problem is { } bad) return bad;
-            var r = body.Value!;
-            var port = r.Port is { } p ? new EndpointPortSpec(p.Kind, p.Namespace) : null;
-            return await api.ExecuteAsync(new CreateEndpoint(r.Name, r.Network, r.Node, port, r.Subnet, r.Mac, r.Ip, r.SourceCheck), a =>
+            return await api.ExecuteAsync(ToCommand(body.Value!), a =>
             {
                 var e = a.Events.OfType<EndpointCreated>().Single().Endpoint;
                 return Results.Created($"/api/v1/endpoints/{e.Id}", e);
@@ -33,18 +31,24 @@ internal static class EndpointRoutes
           .WithSummary("Create an endpoint (a VM's port): guest (in-process machine) or tap; MAC and IP assigned when omitted")
           .WithJsonBody<CreateEndpointRequest>().Produces<Endpoint>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status409Conflict);
 
+        endpoints.MapPost("/bulk", CreateMany).WithName("CreateEndpoints")
+            .WithSummary($"Create 1 to {CreateEndpoints.MaxItems} endpoints atomically: all, in request order, or none (a problem names the first item at fault: endpoints[i].field)")
+            .WithJsonBody<BulkCreateEndpointsRequest>().Produces<BulkCreateEndpointsResponse>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        endpoints.MapPost("/bulk-delete", DeleteMany).WithName("DeleteEndpoints")
+            .WithSummary($"Delete 1 to {CreateEndpoints.MaxItems} endpoints atomically: an unknown id is 404 and a route's target 409, naming ids[i]; nothing is deleted then")
+            .WithJsonBody<BulkDeleteEndpointsRequest>().Produces<BulkDeleteEndpointsResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+
         endpoints.MapGet("", async (string? network, string? node, FabricApi api, CancellationToken ct) =>
-            {
-                IEnumerable<Endpoint> list = (await api.ListingAsync(ct)).Endpoints;
-                if (network is not null) list = list.Where(e => e.Network == network);
-                if (node is not null) list = list.Where(e => e.Node == node);
-                return Results.Ok(list.ToArray());
-            })
-            .WithName("ListEndpoints").WithSummary("Every endpoint (optionally only those of ?network=ID and/or ?node=NAME)")
+                Results.Ok(await api.ListEndpointsAsync(network, node, ct)))
+            .WithName("ListEndpoints")
+            .WithSummary("Every endpoint (optionally only those of ?network=ID and/or ?node=NAME), by network then id; read in pages of at most 400 from the configuration")
             .Produces<IReadOnlyList<Endpoint>>();
 
         endpoints.MapGet("/{endpointId}", async (string endpointId, FabricApi api, CancellationToken ct) =>
-                await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId))
+                await api.GetEndpointAsync(endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId))
             .WithName("GetEndpoint").WithSummary("One endpoint").Produces<Endpoint>().ProducesProblem(StatusCodes.Status404NotFound);
 
         endpoints.MapDelete("/{endpointId}", (string endpointId, FabricApi api, CancellationToken ct) =>
@@ -60,11 +64,11 @@ internal static class EndpointRoutes
             // acceptance, it showed whatever later writes did (16 racing moves all answered with the last one; a move
             // followed by a delete answered 404 though it was applied). Only moves change an endpoint, so the record
             // read before plus the accepted event is exactly the endpoint as this move left it.
-            var before = await FindAsync(api, endpointId, ct);
+            var before = await api.GetEndpointAsync(endpointId, ct);
             return await api.ExecuteAsync(new MoveEndpoint(endpointId, body.Value!.Node), async a =>
                 a.Events.OfType<EndpointMoved>().SingleOrDefault() is { } moved && before is not null
                     ? Results.Ok(before with { Node = moved.Node, MoveSeq = moved.MoveSeq })
-                    : await FindAsync(api, endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId), ct);
+                    : await api.GetEndpointAsync(endpointId, ct) is { } e ? Results.Ok(e) : FabricApi.EndpointNotFound(endpointId), ct);
         }).WithName("MoveEndpoint").WithSummary("Live-move an endpoint to another node, which announces it with a gratuitous ARP")
           .WithJsonBody<MoveEndpointRequest>().Produces<Endpoint>().ProducesProblem(StatusCodes.Status404NotFound);
 
@@ -90,7 +94,7 @@ internal static class EndpointRoutes
         if (ttl is < 1 or > 255)
             return Problems.Invalid("ttl", "ttl-out-of-range", $"ttl {ttl} is outside 1..255");
 
-        if (await FindAsync(api, endpointId, ct) is not { } endpoint) return FabricApi.EndpointNotFound(endpointId);
+        if (await api.GetEndpointAsync(endpointId, ct) is not { } endpoint) return FabricApi.EndpointNotFound(endpointId);
         if (endpoint.Port.Kind != PortKind.Guest)
             return Problems.Conflict("endpointId", "endpoint-not-guest",
                 $"endpoint {endpoint.Id} ({endpoint.Name}) has a {endpoint.Port.Kind.ToString().ToLowerInvariant()} port; only guest ports ping from the API (use ping inside the namespace)");
@@ -118,6 +122,33 @@ internal static class EndpointRoutes
         return Results.Ok(new PingResponse(reply.Sent, reply.Received, reply.RttMs, reply.ReplyTtl));
     }
 
-    private static async Task<Endpoint?> FindAsync(FabricApi api, string endpointId, CancellationToken ct)
-        => (await api.ListingAsync(ct)).Endpoints.FirstOrDefault(e => e.Id == endpointId);
+    private static CreateEndpoint ToCommand(CreateEndpointRequest r)
+    {
+        var port = r.Port is { } p ? new EndpointPortSpec(p.Kind, p.Namespace) : null;
+        return new CreateEndpoint(r.Name, r.Network, r.Node, port, r.Subnet, r.Mac, r.Ip, r.SourceCheck);
+    }
+
+    private static async Task<IResult> CreateMany(HttpContext http, FabricApi api, CancellationToken ct)
+    {
+        var body = await JsonBody<BulkCreateEndpointsRequest>.ReadAsync(http, ManagementEndpoint.MaxBulkBodyBytes);
+        if (body.Problem is { } bad) return bad;
+        var items = body.Value!.Endpoints;
+        // Counted here too, so that an oversized request costs the configuration nothing.
+        if (items is { Count: > CreateEndpoints.MaxItems })
+            return Problems.Invalid("endpoints", "too-many-endpoints", $"{items.Count} endpoints in one request; at most {CreateEndpoints.MaxItems}");
+        var command = new CreateEndpoints(items?.Select(r => r is null ? null! : ToCommand(r)).ToArray() ?? []);
+        return await api.ExecuteAsync(command, a => Results.Created((string?)null,
+            new BulkCreateEndpointsResponse(a.Events.OfType<EndpointCreated>().Select(e => e.Endpoint).ToArray())), ct);
+    }
+
+    private static async Task<IResult> DeleteMany(HttpContext http, FabricApi api, CancellationToken ct)
+    {
+        var body = await JsonBody<BulkDeleteEndpointsRequest>.ReadAsync(http, ManagementEndpoint.MaxBulkBodyBytes);
+        if (body.Problem is { } bad) return bad;
+        var ids = body.Value!.Ids;
+        if (ids is { Count: > CreateEndpoints.MaxItems })
+            return Problems.Invalid("ids", "too-many-ids", $"{ids.Count} ids in one request; at most {CreateEndpoints.MaxItems}");
+        return await api.ExecuteAsync(new DeleteEndpoints(ids?.Select(id => id!).ToArray() ?? []),
+            a => Results.Ok(new BulkDeleteEndpointsResponse(a.Events.OfType<EndpointDeleted>().Count())), ct);
+    }
 }

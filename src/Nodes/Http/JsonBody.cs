@@ -10,11 +10,16 @@ namespace Fabric.Nodes.Http;
 /// </summary>
 internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T : class
 {
-    public static async Task<JsonBody<T>> ReadAsync(HttpContext http)
+    /// <param name="maxBytes">The largest body taken (default <see cref="ManagementEndpoint.MaxBodyBytes"/>; the bulk routes take more).</param>
+    public static async Task<JsonBody<T>> ReadAsync(HttpContext http, long maxBytes = ManagementEndpoint.MaxBodyBytes)
     {
         var request = http.Request;
-        if (request.ContentLength > ManagementEndpoint.DrainLimitBytes)
-            return Fail(TooLarge());
+        var drain = Math.Max(ManagementEndpoint.DrainLimitBytes, 2 * maxBytes);
+        if (maxBytes > ManagementEndpoint.MaxBodyBytes
+            && http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = drain;
+        if (request.ContentLength > drain)
+            return Fail(TooLarge(maxBytes));
         if (request.ContentType is { } type && !IsJson(type))
             return Fail(Problems.Problem(StatusCodes.Status415UnsupportedMediaType, "content-type-unsupported",
                 $"send the body as application/json, not {type}"));
@@ -27,14 +32,14 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
         int n;
         while ((n = await request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
         {
-            if (tooLarge || buffer.Length + n > ManagementEndpoint.MaxBodyBytes)
+            if (tooLarge || buffer.Length + n > maxBytes)
             {
                 tooLarge = true;
                 continue;
             }
             buffer.Write(chunk, 0, n);
         }
-        if (tooLarge) return Fail(TooLarge());
+        if (tooLarge) return Fail(TooLarge(maxBytes));
         if (buffer.Length == 0)
             return Fail(Problems.Invalid("body", "body-required", $"a JSON object is required: {Example()}"));
 
@@ -58,8 +63,8 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
 
     private static JsonBody<T> Fail(IResult problem) => new(null, problem);
 
-    private static IResult TooLarge() => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large",
-        $"the request body is larger than {ManagementEndpoint.MaxBodyBytes} bytes");
+    private static IResult TooLarge(long maxBytes) => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large",
+        $"the request body is larger than {maxBytes} bytes");
 
     private static bool IsJson(string contentType)
     {
@@ -105,27 +110,36 @@ internal readonly record struct JsonBody<T>(T? Value, IResult? Problem) where T 
         return Problems.Invalid(string.IsNullOrEmpty(field) ? "body" : field, "json-invalid", $"the body is not valid JSON: {Trim(message)}");
     }
 
-    /// <summary>"$.port.kind" → "port.kind"; "$" → "".</summary>
+    /// <summary>"$.port.kind" → "port.kind"; "$.endpoints[3].ip" → "endpoints[3].ip" (an item of a list keeps its index); "$" → "".</summary>
     private static string FieldOf(string? path)
     {
         if (string.IsNullOrEmpty(path) || path == "$") return "";
         var p = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
         p = p.Replace("['", ".", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal).TrimStart('.');
-        var bracket = p.IndexOf('[');
-        return bracket >= 0 ? p[..bracket] : p;
+        return p.StartsWith('[') ? "" : p; // "$[0]": the body itself is a list
     }
 
     /// <summary>The CLR property a dotted camelCase field names, walking from <typeparamref name="T"/>.</summary>
     private static Type? TypeOf(string field)
     {
         Type? t = typeof(T);
-        foreach (var part in field.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var segment in field.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
+            var bracket = segment.IndexOf('[');
+            var part = bracket >= 0 ? segment[..bracket] : segment;
             var prop = t?.GetProperties().FirstOrDefault(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name) == part);
             if (prop is null) return null;
             t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
+            if (bracket >= 0) t = ElementOf(t); // endpoints[3]: the item, not the list
         }
         return t;
+    }
+
+    private static Type? ElementOf(Type list)
+    {
+        var element = list.IsArray ? list.GetElementType()
+            : list.GetInterfaces().Append(list).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
+        return element is null ? null : Nullable.GetUnderlyingType(element) ?? element;
     }
 
     private static string[] KnownFields(string parent)

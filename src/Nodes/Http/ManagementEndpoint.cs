@@ -27,6 +27,12 @@ public static class ManagementEndpoint
     public const long MaxBodyBytes = 1024 * 1024;
 
     /// <summary>
+    /// Request bodies of the bulk routes above this are refused with 413: 10,000 endpoint bodies of up to about 800
+    /// bytes each (a body is typically 100 to 200).
+    /// </summary>
+    public const long MaxBulkBodyBytes = 8 * MaxBodyBytes;
+
+    /// <summary>
     /// Kestrel's own limit: a body between <see cref="MaxBodyBytes"/> and this is read to its end and answered with a
     /// 413 problem; beyond this Kestrel cuts the connection.
     /// </summary>

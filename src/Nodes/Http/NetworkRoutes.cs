@@ -29,7 +29,7 @@ internal static class NetworkRoutes
         }).WithName("CreateNetwork").WithSummary("Create a network (a VNI)").WithJsonBody<CreateNetworkRequest>()
           .Produces<NetworkView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status409Conflict);
 
-        networks.MapGet("", async (FabricApi api, CancellationToken ct) => Results.Ok((await api.ListingAsync(ct)).Networks))
+        networks.MapGet("", async (FabricApi api, CancellationToken ct) => Results.Ok(await api.ListNetworksAsync(ct)))
             .WithName("ListNetworks").WithSummary("Every network with its subnets, route tables and external VTEPs")
             .Produces<IReadOnlyList<NetworkView>>();
 
@@ -215,8 +215,8 @@ internal static class NetworkRoutes
             .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem();
     }
 
-    internal static async Task<NetworkView?> FindAsync(FabricApi api, string networkId, CancellationToken ct)
-        => (await api.ListingAsync(ct)).Networks.FirstOrDefault(n => n.Id == networkId);
+    /// <summary>One network, one targeted query (not the whole configuration).</summary>
+    internal static Task<NetworkView?> FindAsync(FabricApi api, string networkId, CancellationToken ct) => api.GetNetworkAsync(networkId, ct);
 
     private static RouteTableView? FindTable(NetworkView n, string name) => n.RouteTables.FirstOrDefault(t => t.Name == name);
 

@@ -23,12 +23,13 @@ internal static class NodeRoutes
         nodes.MapGet("/fdb", async (string node, string? network, FabricApi api, CancellationToken ct) =>
             {
                 if (NodeMissing(api, node) is { } missing) return missing;
-                var listing = await api.NodeViewListingAsync(network, ct);
                 NetworkView? net = null;
-                if (network is not null && (net = listing.Networks.FirstOrDefault(n => n.Id == network)) is null)
+                if (network is not null && (net = await api.NodeViewNetworkAsync(network, ct)) is null)
                     return NetworkParameterNotFound(network);
                 var fdb = await api.Runtime.AskNodeAsync<FdbListing>(node, new GetFdb(net?.Vni), ct: ct);
-                var byVni = listing.Networks.ToDictionary(n => n.Vni, n => n.Id);
+                var byVni = net is not null
+                    ? new Dictionary<int, string> { [net.Vni] = net.Id }
+                    : await api.NetworkIdsAsync(fdb.Entries.Select(e => e.Vni).ToHashSet(), ct);
                 return Results.Ok(new FdbResponse(fdb.Node, net?.Id, fdb.Entries
                     .Select(e => new FdbEntry(byVni.GetValueOrDefault(e.Vni, $"vni-{e.Vni}"), e.Vni, e.Mac, e.Ip, e.Location, e.Source, e.Seq))
                     .ToArray()));
@@ -77,7 +78,7 @@ internal static class NodeRoutes
     private static async Task<Required> RequireNetworkAsync(FabricApi api, string? network, CancellationToken ct)
         => string.IsNullOrEmpty(network)
             ? new Required(null)
-            : new Required((await api.NodeViewListingAsync(network, ct)).Networks.FirstOrDefault(n => n.Id == network));
+            : new Required(await api.NodeViewNetworkAsync(network, ct));
 
     private static IResult NetworkProblem(string? network) => string.IsNullOrEmpty(network)
         ? Problems.Invalid("network", "network-required", "the query parameter network (a network id) is required: ?network=net-1")

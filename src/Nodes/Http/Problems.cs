@@ -39,15 +39,18 @@ internal static class Problems
     /// <c>configuration-unavailable</c> (no answer in time), <c>store-unavailable</c> (the store is down),
     /// <c>minority-partition</c> / <c>not-a-member</c> (this node may not write), <c>deadline-exceeded</c>.
     /// </summary>
-    public static IResult Unavailable(string detail, string code = ConfigurationUnavailableException.NoAnswer)
-        => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, code, detail));
+    public static IResult Unavailable(string detail, string code = ConfigurationUnavailableException.NoAnswer, TimeSpan? retryAfter = null)
+        => new RetryLater(Problem(StatusCodes.Status503ServiceUnavailable, code, detail), retryAfter ?? TimeSpan.FromSeconds(1));
 
-    /// <summary>Adds <c>Retry-After: 1</c> to a problem.</summary>
-    private sealed class RetryLater(IResult problem) : IResult
+    /// <summary>The code of a write refused because the configuration is behind (backpressure).</summary>
+    public const string Overloaded = "configuration-overloaded";
+
+    /// <summary>Adds <c>Retry-After</c> (whole seconds, at least 1) to a problem.</summary>
+    private sealed class RetryLater(IResult problem, TimeSpan after) : IResult
     {
         public Task ExecuteAsync(HttpContext http)
         {
-            http.Response.Headers.RetryAfter = "1";
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return problem.ExecuteAsync(http);
         }
     }
@@ -59,6 +62,8 @@ internal static class Problems
         CommandFailed f => Unavailable(f.Detail, ConfigurationUnavailableException.StoreDown),
         StoreUnavailable s => Unavailable(s.Detail, ConfigurationUnavailableException.StoreDown),
         CommandExpired e => Unavailable(e.Detail, "deadline-exceeded"),
+        ConfigurationOverloaded o => Unavailable(o.Detail, Overloaded, o.RetryAfter),
+        BulkInterrupted b => Unavailable(b.Detail, "bulk-interrupted"),
         Status.Failure f => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration failed: {f.Cause.Message}"),
         _ => Problem(StatusCodes.Status500InternalServerError, "internal-error", $"the configuration answered {answer.GetType().Name}"),
     };

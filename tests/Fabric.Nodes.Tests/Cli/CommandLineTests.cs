@@ -71,12 +71,42 @@ public class CommandLineTests
     [InlineData("ctl", "networks", "create", "blue", "--vni", "10", "--kind", "l4")]
     [InlineData("ctl", "networks", "create", "blue")]
     [InlineData("ctl", "endpoints", "create", "vm-a", "--network", "blue")]
+    [InlineData("ctl", "endpoints", "create", "vm-a", "--from-file", "eps.json")]
+    [InlineData("ctl", "endpoints", "create")]
+    [InlineData("ctl", "endpoints", "delete")]
+    [InlineData("ctl", "endpoints", "delete", "vm-a", "--from-file", "ids.json")]
     [InlineData("ctl", "endpoints", "ping", "vm-a")]
     [InlineData("ctl", "fdb", "node-1")]
     [InlineData("ctl", "routes", "add", "0.0.0.0/0", "--network", "blue")]
     [InlineData("ctl", "routes", "add", "0.0.0.0/0", "--network", "blue", "--blackhole", "--endpoint", "fw")]
     public void Malformed_command_lines_are_parse_errors(params string[] args)
         => Assert.NotEmpty(Parse(args).Errors);
+
+    [Fact]
+    public void Endpoints_are_created_and_deleted_from_a_file()
+    {
+        Assert.Empty(Parse("ctl", "endpoints", "create", "--from-file", "eps.json").Errors);
+        Assert.Empty(Parse("ctl", "endpoints", "create", "vm-a", "--network", "blue", "--node", "node-1").Errors);
+        Assert.Empty(Parse("ctl", "endpoints", "delete", "--from-file", "ids.json").Errors);
+
+        var dir = Directory.CreateTempSubdirectory("fabric-ctl-file-");
+        try
+        {
+            var array = new FileInfo(Path.Combine(dir.FullName, "a.json"));
+            var wrapped = new FileInfo(Path.Combine(dir.FullName, "w.json"));
+            File.WriteAllText(array.FullName, """[{"name": "a", "network": "net-1", "node": "node-1", "port": {"kind": "guest"}}]""");
+            File.WriteAllText(wrapped.FullName, """{"endpoints": [{"name": "a"}, {"name": "b"}]}""");
+            Assert.Single(EndpointsCommand.ReadList(array, "endpoints"));
+            Assert.Equal(2, EndpointsCommand.ReadList(wrapped, "endpoints").Count);
+            File.WriteAllText(wrapped.FullName, """{"endpoints": [{"id": "ep-1", "name": "a"}, {"id": "ep-2"}]}""");
+            Assert.Equal(["ep-1", "ep-2"], EndpointsCommand.ReadIds(wrapped));
+            File.WriteAllText(array.FullName, """["ep-3", "ep-4"]""");
+            Assert.Equal(["ep-3", "ep-4"], EndpointsCommand.ReadIds(array));
+            File.WriteAllText(array.FullName, """{"other": []}""");
+            Assert.Throws<CliException>(() => EndpointsCommand.ReadList(array, "endpoints"));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
 
     [Fact]
     public void Node_takes_its_config_file()

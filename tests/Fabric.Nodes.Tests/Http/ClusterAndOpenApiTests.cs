@@ -94,6 +94,7 @@ public sealed class ClusterAndOpenApiTests(HttpNodeFixture node)
             "post /api/v1/networks/{networkId}/external-vteps",
             "post /api/v1/endpoints", "get /api/v1/endpoints", "get /api/v1/endpoints/{endpointId}", "delete /api/v1/endpoints/{endpointId}",
             "put /api/v1/endpoints/{endpointId}/node", "post /api/v1/endpoints/{endpointId}/ping",
+            "post /api/v1/endpoints/bulk", "post /api/v1/endpoints/bulk-delete",
             "get /api/v1/nodes/{node}/fdb", "get /api/v1/nodes/{node}/routes", "get /api/v1/nodes/{node}/flood-groups", "get /api/v1/nodes/{node}/counters",
         ];
         foreach (var entry in contract)

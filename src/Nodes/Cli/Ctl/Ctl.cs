@@ -60,6 +60,12 @@ public static class Ctl
 
     private static async Task<string> ResolveAsync(CtlClient client, string listPath, string idOrName, CancellationToken ct)
     {
+        // An id is one small read; only a name needs the list (all of it: the API has no lookup by name).
+        try
+        {
+            if ((await client.GetAsync($"{listPath}/{Escape(idOrName)}", ct)).Json is JsonObject) return idOrName;
+        }
+        catch (CtlException) { }
         try
         {
             var listing = await client.GetAsync(listPath, ct);
