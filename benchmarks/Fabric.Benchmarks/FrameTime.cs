@@ -20,7 +20,22 @@ public static class FrameTime
         public Echo() => ReceiveAny(m => Sender.Tell(m is ConfigurationListing { Endpoints.Count: > 0 } ? Small : m));
     }
 
-    private static readonly ConfigurationListing Small = FrameSizes.Listing(0, 1);
+    private static readonly ConfigurationListing Small = Plain(FrameSizes.Listing(0, 1));
+
+    /// <summary>
+    /// The listing with arrays where FrameSizes used collection expressions: those compile to a type of this assembly
+    /// (&lt;&gt;z__ReadOnlySingleElementList) that the nodes' type filter rightly refuses to deserialize.
+    /// </summary>
+    private static ConfigurationListing Plain(ConfigurationListing l) => l with
+    {
+        Networks = l.Networks.Select(n => n with
+        {
+            Subnets = n.Subnets.ToArray(),
+            RouteTables = n.RouteTables.Select(r => r with { Routes = r.Routes.ToArray() }).ToArray(),
+            ExternalVteps = n.ExternalVteps.ToArray(),
+        }).ToArray(),
+        Endpoints = l.Endpoints.ToArray(),
+    };
 
     public static async Task<int> Run(string[] args)
     {
@@ -32,7 +47,7 @@ public static class FrameTime
         b.ActorOf(Props.Create(() => new Echo()), "echo");
         var bAddress = ((ExtendedActorSystem)b).Provider.DefaultAddress;
         var echo = await a.ActorSelection($"{bAddress}/user/echo").ResolveOne(TimeSpan.FromSeconds(10));
-        var big = FrameSizes.Listing(endpoints, Math.Max(1, endpoints / 10));
+        var big = Plain(FrameSizes.Listing(endpoints, Math.Max(1, endpoints / 10)));
         var sw = Stopwatch.StartNew();
         var bytes = a.Serialization.FindSerializerFor(big).ToBinary(big);
         var serialize = sw.Elapsed;
