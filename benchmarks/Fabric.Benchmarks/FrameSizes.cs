@@ -78,7 +78,7 @@ public static class FrameSizes
     }
 
     /// <summary>E guest endpoints round robin over M networks (l2, l3 alternating, one subnet each l3) and 3 nodes.</summary>
-    private static ConfigurationListing Listing(int endpoints, int networks)
+    internal static ConfigurationListing Listing(int endpoints, int networks)
     {
         var nets = Enumerable.Range(0, networks).Select(i =>
         {

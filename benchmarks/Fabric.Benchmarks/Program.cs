@@ -17,5 +17,10 @@ if (args.Contains("--scale")) return await ScaleHarness.Run(args);
 if (args.Contains("--frame-sizes")) return FrameSizes.Run(args);
 // dotnet run -c Release -- --replication [--endpoints 100000] [--networks 1000] [--nodes 3]   the singleton's work per change, in process
 if (args.Contains("--replication")) return ReplicationCost.Run(args);
+// --idle-cpu [--seconds 60] [-- fabric up args] / --fd-probe crash|stop|burn / --frame-time: idle CPU per node and thread;
+//   failure-detector figures; how long a 2 MB message holds an association
+if (args.Contains("--idle-cpu")) return await IdleCpu.Run(args);
+if (args.Contains("--fd-probe")) return await FailureDetectorProbe.Run(args);
+if (args.Contains("--frame-time")) return await FrameTime.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;

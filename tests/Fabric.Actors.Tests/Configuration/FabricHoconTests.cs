@@ -38,6 +38,33 @@ public sealed class FabricHoconTests
         Assert.True(budget < TimeSpan.FromSeconds(10), $"worst case {budget}");
     }
 
+    /// <summary>
+    /// Issue 10: the cluster's actors (heartbeat timer, failure detector, gossip, resolver) run on a thread of their own,
+    /// not on the thread pool the control plane shares. Akka looks a dispatcher id up as a path from the root, so a dispatcher defined inside
+    /// the akka block under a short name is "not configured" and the node dies at start.
+    /// </summary>
+    [Fact]
+    public void The_cluster_runs_on_a_dedicated_thread_and_the_dispatcher_it_names_exists()
+    {
+        var c = FabricHocon.Load();
+        var cluster = c.GetString("akka.cluster.use-dispatcher");
+        Assert.False(string.IsNullOrEmpty(cluster), "akka.cluster.use-dispatcher is empty: the cluster runs on the internal dispatcher (the thread pool)");
+        Assert.True(c.HasPath(cluster), $"akka.cluster.use-dispatcher names {cluster}, which is not configured");
+        Assert.Equal("ForkJoinDispatcher", c.GetString($"{cluster}.type"));
+        Assert.True(c.GetInt($"{cluster}.dedicated-thread-pool.thread-count") >= 1);
+    }
+
+    [Fact]
+    public void A_bulk_write_of_ten_thousand_endpoints_fits_in_one_frame()
+    {
+        // ~1.5 MB as a command, ~2 MB as an answer (docs/scale.md); Akka's default frame is 128,000 bytes.
+        var c = FabricHocon.Load();
+        var frame = c.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size");
+        Assert.True(frame >= 4 * 1024 * 1024, $"maximum-frame-size {frame}");
+        Assert.True(c.GetByteSize("akka.remote.dot-netty.tcp.send-buffer-size") >= frame);
+        Assert.True(c.GetByteSize("akka.remote.dot-netty.tcp.receive-buffer-size") >= frame);
+    }
+
     [Fact]
     public void A_node_file_is_read_as_the_continuation_of_the_defaults()
     {
