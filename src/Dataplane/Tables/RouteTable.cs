@@ -27,28 +27,33 @@ public readonly record struct RouteTarget(RouteTargetKind Kind, MacAddress Endpo
 public readonly record struct Route(Ipv4Prefix Destination, RouteTarget Target);
 
 /// <summary>
-/// One VRF's IPv4 longest-prefix-match table, immutable once built. A 16-8-8 multibit trie with controlled prefix
-/// expansion (DIR-16-8-8): a lookup is at most three array reads and no branches on prefix length, so its cost does
-/// not grow with the number of routes. The network's own CIDR is the implicit <c>local</c> route; no route may
-/// override it (equal to or inside it).
+/// One VRF's IPv4 longest-prefix-match table, immutable once built. An 8-8-8-8 multibit trie with controlled prefix
+/// expansion: a lookup is at most four array reads and no branches on prefix length, so its cost does not grow with
+/// the number of routes. Only the chunks (256 entries, 1 KB) that some prefix needs exist: a table with no route
+/// shares one empty root, a network's /16 to /24 CIDR costs three chunks (3 KB). (It was DIR-16-8-8, whose 256 KB
+/// first level was allocated for every table of every network, used or not.) The network's own CIDR is the
+/// implicit <c>local</c> route; no route may override it (equal to or inside it).
 /// </summary>
 public sealed class RouteTable
 {
-    // Entry encoding: 0 = no route; > 0 = index + 1 into _routes; < 0 = ~chunk (256 entries) of the next level.
-    private readonly int[] _level1;
-    private readonly int[] _level2;
-    private readonly int[] _level3;
+    private const int Stride = 256;
+    // No route at all: every table without one shares this root (never written after it is made).
+    private static readonly int[] EmptyRoot = new int[Stride];
+
+    // Chunks of 256 entries back to back, the root first. Entry encoding: 0 = no route; > 0 = index + 1 into
+    // _routes; < 0 = ~chunk of the next level.
+    private readonly int[] _chunks;
     private readonly Route[] _routes;
 
     public string Name { get; }
     public IReadOnlyList<Route> Routes => _routes;
     public int Count => _routes.Length;
-    /// <summary>Bytes held by the trie arrays, for the memory figures in the benchmarks.</summary>
-    public long FootprintBytes => 4L * (_level1.Length + _level2.Length + _level3.Length);
+    /// <summary>Bytes held by the trie, for the memory figures in the benchmarks (a shared empty root counts zero).</summary>
+    public long FootprintBytes => ReferenceEquals(_chunks, EmptyRoot) ? 0 : 4L * _chunks.Length;
 
-    private RouteTable(string name, Route[] routes, int[] l1, int[] l2, int[] l3)
+    private RouteTable(string name, Route[] routes, int[] chunks)
     {
-        Name = name; _routes = routes; _level1 = l1; _level2 = l2; _level3 = l3;
+        Name = name; _routes = routes; _chunks = chunks;
     }
 
     /// <summary>Builds a table. <paramref name="localPrefix"/>, when given, becomes the local route and may not be overridden.</summary>
@@ -68,66 +73,58 @@ public sealed class RouteTable
                 throw new ArgumentException($"duplicate route for {r.Destination}");
             list.Add(r);
         }
-        // Shorter prefixes first: a longer one then simply overwrites the expanded slots it covers.
+        if (list.Count == 0) return new RouteTable(name, [], EmptyRoot);
+        // Shorter prefixes first: a longer one then simply overwrites the expanded slots it covers, and a chunk made
+        // for a longer one starts as a copy of the shorter route that covered its slot.
         list.Sort(static (a, b) => a.Destination.Length != b.Destination.Length
             ? a.Destination.Length.CompareTo(b.Destination.Length)
             : a.Destination.Network.CompareTo(b.Destination.Network));
 
-        var l1 = new int[1 << 16];
-        var l2 = new List<int>();
-        var l3 = new List<int>();
+        var chunks = new List<int>(Stride);
+        for (int k = 0; k < Stride; k++) chunks.Add(0);
         for (int i = 0; i < list.Count; i++)
         {
             var p = list[i].Destination;
-            var value = i + 1;
             var addr = p.Network.Value;
-            if (p.Length <= 16)
+            // Walk down one byte per level until the level whose byte the prefix ends in, making chunks on the way.
+            var chunk = 0;
+            var level = 0;
+            while (p.Length > 8 * (level + 1))
             {
-                var start = (int)(addr >> 16);
-                var span = 1 << (16 - p.Length);
-                Array.Fill(l1, value, start, span);
-                continue;
+                var at = (chunk << 8) | (int)((addr >> (24 - 8 * level)) & 0xFF);
+                var slot = chunks[at];
+                if (slot >= 0)
+                {
+                    var made = chunks.Count >> 8;
+                    for (int k = 0; k < Stride; k++) chunks.Add(slot);
+                    chunks[at] = ~made;
+                    chunk = made;
+                }
+                else chunk = ~slot;
+                level++;
             }
-            var i1 = (int)(addr >> 16);
-            var c2 = EnsureChunk(ref l1[i1], l2);
-            if (p.Length <= 24)
-            {
-                var start = (int)((addr >> 8) & 0xFF);
-                var span = 1 << (24 - p.Length);
-                for (int k = 0; k < span; k++) l2[(c2 << 8) + start + k] = value;
-                continue;
-            }
-            var i2 = (c2 << 8) + (int)((addr >> 8) & 0xFF);
-            var slot = l2[i2];
-            var c3 = EnsureChunk(ref slot, l3);
-            l2[i2] = slot;
-            var s3 = (int)(addr & 0xFF);
-            var span3 = 1 << (32 - p.Length);
-            for (int k = 0; k < span3; k++) l3[(c3 << 8) + s3 + k] = value;
+            var start = (int)((addr >> (24 - 8 * level)) & 0xFF);
+            var span = 1 << (8 * (level + 1) - p.Length);
+            for (int k = 0; k < span; k++) chunks[(chunk << 8) + start + k] = i + 1;
         }
-        return new RouteTable(name, list.ToArray(), l1, l2.ToArray(), l3.ToArray());
+        return new RouteTable(name, list.ToArray(), chunks.ToArray());
     }
 
-    /// <summary>Turns a slot into a pointer to a child chunk (filled with the slot's former route) and returns the chunk.</summary>
-    private static int EnsureChunk(ref int slot, List<int> level)
-    {
-        if (slot < 0) return ~slot;
-        var chunk = level.Count >> 8;
-        for (int k = 0; k < 256; k++) level.Add(slot);
-        slot = ~chunk;
-        return chunk;
-    }
-
-    /// <summary>Longest-prefix match. Returns false when no route (not even a default) covers the address.</summary>
+    /// <summary>Longest-prefix match: at most four dependent array reads. False when no route (not even a default) covers the address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookup(Ipv4Address destination, out Route route)
     {
+        var t = _chunks;
         var ip = destination.Value;
-        var e = _level1[ip >> 16];
+        var e = t[ip >> 24];
         if (e < 0)
         {
-            e = _level2[(~e << 8) | (int)((ip >> 8) & 0xFF)];
-            if (e < 0) e = _level3[(~e << 8) | (int)(ip & 0xFF)];
+            e = t[(~e << 8) | (int)((ip >> 16) & 0xFF)];
+            if (e < 0)
+            {
+                e = t[(~e << 8) | (int)((ip >> 8) & 0xFF)];
+                if (e < 0) e = t[(~e << 8) | (int)(ip & 0xFF)];
+            }
         }
         if (e == 0)
         {
