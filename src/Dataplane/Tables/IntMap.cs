@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Fabric.Dataplane.Tables;
 
@@ -20,18 +21,22 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
 
     public static readonly IntMap<T> Empty = new(null, 0, 0);
 
-    private sealed class Node(object? edit)
+    // A node is a bare array, so a level costs one dependent read: Width slots (child nodes, or values at the last
+    // level), then the builder that made it and may still change it in place.
+    private const int EditSlot = Width;
+
+    private static object?[] NewNode(object edit)
     {
-        public readonly object?[] Slots = new object?[Width];
-        // The builder that made this node and may still change it in place; null once it belongs to a finished map.
-        public object? Edit = edit;
+        var n = new object?[Width + 1];
+        n[EditSlot] = edit;
+        return n;
     }
 
-    private readonly Node? _root;
+    private readonly object?[]? _root;
     // The root's slots are indexed by key >> _shift; keys must be below 1 << (_shift + Bits).
     private readonly int _shift;
 
-    private IntMap(Node? root, int shift, int count)
+    private IntMap(object?[]? root, int shift, int count)
     {
         _root = root; _shift = shift; Count = count;
     }
@@ -42,15 +47,21 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
     public bool TryGetValue(int key, [MaybeNullWhen(false)] out T value)
     {
         var node = _root;
-        if (node is null || (uint)key >> _shift >= Width) { value = null; return false; }
-        for (var s = _shift; s > 0; s -= Bits)
+        var shift = _shift;
+        if (node is null || (uint)key >> shift >= Width) { value = null; return false; }
+        for (; shift > 0; shift -= Bits)
         {
-            node = Unsafe.As<Node?>(node.Slots[(key >> s) & Mask]);
+            node = Unsafe.As<object?[]?>(Slot(node, (key >> shift) & Mask));
             if (node is null) { value = null; return false; }
         }
-        value = Unsafe.As<T?>(node.Slots[key & Mask]);
+        value = Unsafe.As<T?>(Slot(node, key & Mask));
         return value is not null;
     }
+
+    // Every node has exactly Width slots and the index is masked below Width: no bounds check needed per level.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static object? Slot(object?[] node, int index)
+        => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(node), index);
 
     /// <summary>The value at <paramref name="key"/>, or null.</summary>
     public T? Find(int key) => TryGetValue(key, out var v) ? v : null;
@@ -87,19 +98,19 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
     {
         if (_root is null) yield break;
         // Depth-first over the trie; an explicit stack, since nested iterators would cost a frame per level per item.
-        var stack = new Stack<(Node Node, int Shift, int Base, int Next)>();
+        var stack = new Stack<(object?[] Node, int Shift, int Base, int Next)>();
         stack.Push((_root, _shift, 0, 0));
         while (stack.Count > 0)
         {
             var (node, shift, @base, next) = stack.Pop();
             for (int i = next; i < Width; i++)
             {
-                var slot = node.Slots[i];
+                var slot = node[i];
                 if (slot is null) continue;
                 var key = @base | (i << shift);
                 if (shift == 0) { yield return KeyValuePair.Create(key, Unsafe.As<T>(slot)); continue; }
                 stack.Push((node, shift, @base, i + 1));
-                stack.Push((Unsafe.As<Node>(slot), shift - Bits, key, 0));
+                stack.Push((Unsafe.As<object?[]>(slot), shift - Bits, key, 0));
                 break;
             }
         }
@@ -111,7 +122,7 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
     public sealed class Builder
     {
         private object _edit = new();
-        private Node? _root;
+        private object?[]? _root;
         private int _shift;
 
         internal Builder(IntMap<T> from)
@@ -130,11 +141,11 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
                 ArgumentOutOfRangeException.ThrowIfNegative(key);
                 ArgumentNullException.ThrowIfNull(value);
                 // Grow upwards until the key fits under the root.
-                if (_root is null) { _root = new Node(_edit); _shift = 0; }
+                if (_root is null) { _root = NewNode(_edit); _shift = 0; }
                 while ((uint)key >> _shift >= Width)
                 {
-                    var up = new Node(_edit);
-                    up.Slots[0] = _root;
+                    var up = NewNode(_edit);
+                    up[0] = _root;
                     _root = up;
                     _shift += Bits;
                 }
@@ -143,12 +154,12 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
                 for (var s = _shift; s > 0; s -= Bits)
                 {
                     var i = (key >> s) & Mask;
-                    var child = node.Slots[i] is Node c ? Editable(c) : new Node(_edit);
-                    node.Slots[i] = child;
+                    var child = node[i] is object?[] c ? Editable(c) : NewNode(_edit);
+                    node[i] = child;
                     node = child;
                 }
-                if (node.Slots[key & Mask] is null) Count++;
-                node.Slots[key & Mask] = value;
+                if (node[key & Mask] is null) Count++;
+                node[key & Mask] = value;
             }
         }
 
@@ -161,20 +172,20 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
         }
 
         // Copies the path (unless this builder owns it), clears the key, and drops nodes left empty.
-        private Node? RemoveFrom(Node node, int shift, int key)
+        private object?[]? RemoveFrom(object?[] node, int shift, int key)
         {
             node = Editable(node);
             var i = (key >> shift) & Mask;
-            node.Slots[i] = shift == 0 ? null : RemoveFrom(Unsafe.As<Node>(node.Slots[i]!), shift - Bits, key);
-            foreach (var s in node.Slots) if (s is not null) return node;
+            node[i] = shift == 0 ? null : RemoveFrom(Unsafe.As<object?[]>(node[i]!), shift - Bits, key);
+            for (int k = 0; k < Width; k++) if (node[k] is not null) return node;
             return null;
         }
 
-        private Node Editable(Node node)
+        private object?[] Editable(object?[] node)
         {
-            if (ReferenceEquals(node.Edit, _edit)) return node;
-            var copy = new Node(_edit);
-            Array.Copy(node.Slots, copy.Slots, Width);
+            if (ReferenceEquals(node[EditSlot], _edit)) return node;
+            var copy = NewNode(_edit);
+            Array.Copy(node, copy, Width);
             return copy;
         }
 
