@@ -44,7 +44,9 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
     // network's state; it leaves with it).
     private ImmutableDictionary<string, PortState> _ports = ImmutableDictionary<string, PortState>.Empty;
     private readonly Dictionary<int, HashSet<int>> _portIdsByVni = new();
-    private readonly Dictionary<int, PortState> _portById = new();
+    // Port id → the endpoint it belongs to and its state (value-equal to the one in _ports: unchanged ports are not
+    // re-read, so the instances may differ).
+    private readonly Dictionary<int, (string Endpoint, PortState Port)> _portById = new();
     // What changed since the last install.
     private readonly HashSet<int> _changedVnis = new();
     private readonly HashSet<int> _changedPorts = new();
@@ -105,7 +107,7 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
         if (had is not null && (now is null || now.Id != had.Id || now.Vni != had.Vni))
         {
             // Gone, or replaced by another port: its id leaves (unless another endpoint took it over meanwhile).
-            if (_portById.TryGetValue(had.Id, out var cur) && ReferenceEquals(cur, had))
+            if (_portById.TryGetValue(had.Id, out var cur) && cur.Endpoint == endpointId)
             {
                 _portById.Remove(had.Id);
                 if (_portIdsByVni.TryGetValue(had.Vni, out var ids) && ids.Remove(had.Id) && ids.Count == 0) _portIdsByVni.Remove(had.Vni);
@@ -113,7 +115,7 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
             }
         }
         if (now is null || ReferenceEquals(now, had)) return;
-        _portById[now.Id] = now;
+        _portById[now.Id] = (endpointId, now);
         if (!_portIdsByVni.TryGetValue(now.Vni, out var set)) _portIdsByVni[now.Vni] = set = new HashSet<int>();
         set.Add(now.Id);
         _changedPorts.Add(now.Id);
@@ -157,7 +159,7 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
             }
             foreach (var id in _changedPorts)
             {
-                if (_portById.TryGetValue(id, out var port) && _networks.ContainsKey(port.Vni)) b.SetPort(port);
+                if (_portById.TryGetValue(id, out var owned) && _networks.ContainsKey(owned.Port.Vni)) b.SetPort(owned.Port);
                 else b.RemovePort(id);
             }
             snapshot = b.ToSnapshot(++_version);

@@ -79,4 +79,26 @@ public sealed class SnapshotPublisherTests : TestKit
         Assert.Equal(3, ack.Snapshot.Port(3)?.Id);
         Assert.Equal(1, ack.Snapshot.Ports.Count);
     }
+
+    /// <summary>
+    /// Regression: the port manager sends fresh, value-equal PortState instances for unchanged ports on every update;
+    /// a port that then left was kept in the snapshot because its stored instance was not the one removed.
+    /// </summary>
+    [Fact]
+    public void A_port_resent_unchanged_then_removed_leaves_the_snapshot()
+    {
+        var holder = new SnapshotHolder();
+        var publisher = Sys.ActorOf(SnapshotPublisherActor.Props(holder, Self));
+        var builder = CreateTestProbe();
+        publisher.Tell(new NetworkStateBuilt(7001, State(7001)), builder.Ref);
+        builder.ExpectMsg<NetworkStateInstalled>();
+        // As the port manager does: the same counters, a new PortState each time.
+        var (p1, p2) = (Port(1, 7001), Port(2, 7001));
+        publisher.Tell(new LocalPortsChanged(ImmutableDictionary<string, PortState>.Empty.Add("ep-1", p1).Add("ep-2", p2)));
+        builder.ExpectMsg<NetworkStateInstalled>();
+        publisher.Tell(new LocalPortsChanged(ImmutableDictionary<string, PortState>.Empty.Add("ep-1", p1 with { }).Add("ep-2", p2 with { })));
+        publisher.Tell(new LocalPortsChanged(ImmutableDictionary<string, PortState>.Empty.Add("ep-1", p1 with { })));
+        AwaitCondition(() => holder.Current.Port(2) is null, TimeSpan.FromSeconds(5), "ep-2's port left the snapshot");
+        Assert.Equal(1, holder.Current.Port(1)?.Id);
+    }
 }
