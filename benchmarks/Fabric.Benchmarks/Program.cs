@@ -15,5 +15,7 @@ if (args.Contains("--guest-ping")) return await GuestPingHarness.Run(args);
 if (args.Contains("--scale")) return await ScaleHarness.Run(args);
 // dotnet run -c Release -- --frame-sizes   serialized size of the configuration listing against Akka.Remote's frame limit
 if (args.Contains("--frame-sizes")) return FrameSizes.Run(args);
+// dotnet run -c Release -- --memory [--sizes 1000,10000,100000]   bytes per endpoint and per network in each structure
+if (args.Contains("--memory")) return MemoryHarness.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;
