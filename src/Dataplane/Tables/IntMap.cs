@@ -46,16 +46,20 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGetValue(int key, [MaybeNullWhen(false)] out T value)
     {
-        var node = _root;
-        var shift = _shift;
-        if (node is null || (uint)key >> shift >= Width) { value = null; return false; }
+        value = Lookup(_root, _shift, key);
+        return value is not null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T? Lookup(object?[]? node, int shift, int key)
+    {
+        if (node is null || (uint)key >> shift >= Width) return null;
         for (; shift > 0; shift -= Bits)
         {
             node = Unsafe.As<object?[]?>(Slot(node, (key >> shift) & Mask));
-            if (node is null) { value = null; return false; }
+            if (node is null) return null;
         }
-        value = Unsafe.As<T?>(Slot(node, key & Mask));
-        return value is not null;
+        return Unsafe.As<T?>(Slot(node, key & Mask));
     }
 
     // Every node has exactly Width slots and the index is masked below Width: no bounds check needed per level.
@@ -132,7 +136,7 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
 
         public int Count { get; private set; }
 
-        public T? Find(int key) => new IntMap<T>(_root, _shift, Count).Find(key);
+        public T? Find(int key) => Lookup(_root, _shift, key);
 
         public T this[int key]
         {
@@ -165,8 +169,8 @@ public sealed class IntMap<T> : IReadOnlyDictionary<int, T> where T : class
 
         public bool Remove(int key)
         {
-            if (key < 0 || _root is null || (uint)key >> _shift >= Width || new IntMap<T>(_root, _shift, Count).Find(key) is null) return false;
-            _root = RemoveFrom(_root, _shift, key);
+            if (Lookup(_root, _shift, key) is null) return false;
+            _root = RemoveFrom(_root!, _shift, key);
             Count--;
             return true;
         }
