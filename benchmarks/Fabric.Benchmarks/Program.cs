@@ -22,5 +22,8 @@ if (args.Contains("--replication")) return ReplicationCost.Run(args);
 if (args.Contains("--idle-cpu")) return await IdleCpu.Run(args);
 if (args.Contains("--fd-probe")) return await FailureDetectorProbe.Run(args);
 if (args.Contains("--frame-time")) return await FrameTime.Run(args);
+
+// dotnet run -c Release -- --memory [--sizes 1000,10000,100000]   bytes per endpoint and per network in each structure
+if (args.Contains("--memory")) return MemoryHarness.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(PipelineBenchmarks).Assembly).Run(args, new BenchConfig());
 return 0;

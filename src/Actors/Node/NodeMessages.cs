@@ -42,8 +42,15 @@ public sealed record HoldNetworks(string Owner, IReadOnlyCollection<string> Netw
 /// <summary>The cluster members this node knows, by node name.</summary>
 public sealed record MembersUpdated(ImmutableDictionary<string, NodeIdentity> Members);
 
-/// <summary>This node's local ports, by endpoint id.</summary>
-public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports);
+/// <summary>
+/// This node's local ports, by endpoint id. <see cref="Changed"/>, when the sender knows it, names the endpoint ids
+/// whose port was added, changed or removed since its previous message: the snapshot publisher then looks at those
+/// only (O(changed)) instead of comparing every port (O(ports)).
+/// </summary>
+public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports)
+{
+    public IReadOnlyCollection<string>? Changed { get; init; }
+}
 
 /// <summary>A VTEP actor built new forwarding state for its VNI.</summary>
 public sealed record NetworkStateBuilt(int Vni, NetworkState State);

@@ -27,28 +27,38 @@ public readonly record struct RouteTarget(RouteTargetKind Kind, MacAddress Endpo
 public readonly record struct Route(Ipv4Prefix Destination, RouteTarget Target);
 
 /// <summary>
-/// One VRF's IPv4 longest-prefix-match table, immutable once built. A 16-8-8 multibit trie with controlled prefix
-/// expansion (DIR-16-8-8): a lookup is at most three array reads and no branches on prefix length, so its cost does
-/// not grow with the number of routes. The network's own CIDR is the implicit <c>local</c> route; no route may
-/// override it (equal to or inside it).
+/// One VRF's IPv4 longest-prefix-match table, immutable once built. A multibit trie with controlled prefix expansion:
+/// a root indexed by the first 8 bits, then one 256-entry chunk (1 KB) per further byte, made only where some prefix
+/// needs it: a table with no route shares one empty root, a network's /16 to /24 CIDR costs three chunks (3 KB). A
+/// table with more than <see cref="WideRootRoutes"/> routes has a 16-bit root instead (DIR-16-8-8: 256 KB, paid only
+/// by big tables), so its lookups take one read less. A lookup is two to four dependent array reads and no branch on
+/// prefix length; its cost does not grow with the number of routes. (The 256 KB root used to be allocated for every
+/// table of every network.) The network's own CIDR is the implicit <c>local</c> route; no route may override it
+/// (equal to or inside it).
 /// </summary>
 public sealed class RouteTable
 {
-    // Entry encoding: 0 = no route; > 0 = index + 1 into _routes; < 0 = ~chunk (256 entries) of the next level.
-    private readonly int[] _level1;
-    private readonly int[] _level2;
-    private readonly int[] _level3;
+    private const int Stride = 256;
+    /// <summary>Above this many routes the root is indexed by 16 bits (256 KB) rather than 8 (1 KB).</summary>
+    public const int WideRootRoutes = 256;
+    // No route at all: every table without one shares this root (never written after it is made).
+    private static readonly int[] EmptyRoot = new int[Stride];
+
+    // The root (2^8 or 2^16 entries), then chunks of 256 entries back to back. Entry encoding: 0 = no route;
+    // > 0 = index + 1 into _routes; < 0 = ~chunk of the next byte, chunk k starting at k * 256.
+    private readonly int[] _chunks;
+    private readonly int _rootShift;
     private readonly Route[] _routes;
 
     public string Name { get; }
     public IReadOnlyList<Route> Routes => _routes;
     public int Count => _routes.Length;
-    /// <summary>Bytes held by the trie arrays, for the memory figures in the benchmarks.</summary>
-    public long FootprintBytes => 4L * (_level1.Length + _level2.Length + _level3.Length);
+    /// <summary>Bytes held by the trie, for the memory figures in the benchmarks (a shared empty root counts zero).</summary>
+    public long FootprintBytes => ReferenceEquals(_chunks, EmptyRoot) ? 0 : 4L * _chunks.Length;
 
-    private RouteTable(string name, Route[] routes, int[] l1, int[] l2, int[] l3)
+    private RouteTable(string name, Route[] routes, int[] chunks, int rootShift)
     {
-        Name = name; _routes = routes; _level1 = l1; _level2 = l2; _level3 = l3;
+        Name = name; _routes = routes; _chunks = chunks; _rootShift = rootShift;
     }
 
     /// <summary>Builds a table. <paramref name="localPrefix"/>, when given, becomes the local route and may not be overridden.</summary>
@@ -68,66 +78,55 @@ public sealed class RouteTable
                 throw new ArgumentException($"duplicate route for {r.Destination}");
             list.Add(r);
         }
-        // Shorter prefixes first: a longer one then simply overwrites the expanded slots it covers.
+        if (list.Count == 0) return new RouteTable(name, [], EmptyRoot, 24);
+        // Shorter prefixes first: a longer one then simply overwrites the expanded slots it covers, and a chunk made
+        // for a longer one starts as a copy of the shorter route that covered its slot.
         list.Sort(static (a, b) => a.Destination.Length != b.Destination.Length
             ? a.Destination.Length.CompareTo(b.Destination.Length)
             : a.Destination.Network.CompareTo(b.Destination.Network));
 
-        var l1 = new int[1 << 16];
-        var l2 = new List<int>();
-        var l3 = new List<int>();
+        var rootBits = list.Count > WideRootRoutes ? 16 : 8;
+        var chunks = new List<int>(1 << rootBits);
+        for (int k = 0; k < 1 << rootBits; k++) chunks.Add(0);
         for (int i = 0; i < list.Count; i++)
         {
             var p = list[i].Destination;
-            var value = i + 1;
             var addr = p.Network.Value;
-            if (p.Length <= 16)
+            // Walk down one byte per level until the level the prefix ends in, making chunks on the way.
+            var consumed = rootBits;
+            var at = (int)(addr >> (32 - rootBits));
+            while (p.Length > consumed)
             {
-                var start = (int)(addr >> 16);
-                var span = 1 << (16 - p.Length);
-                Array.Fill(l1, value, start, span);
-                continue;
+                var slot = chunks[at];
+                int chunk;
+                if (slot >= 0)
+                {
+                    chunk = chunks.Count >> 8;
+                    for (int k = 0; k < Stride; k++) chunks.Add(slot);
+                    chunks[at] = ~chunk;
+                }
+                else chunk = ~slot;
+                consumed += 8;
+                at = (chunk << 8) | (int)((addr >> (32 - consumed)) & 0xFF);
             }
-            var i1 = (int)(addr >> 16);
-            var c2 = EnsureChunk(ref l1[i1], l2);
-            if (p.Length <= 24)
-            {
-                var start = (int)((addr >> 8) & 0xFF);
-                var span = 1 << (24 - p.Length);
-                for (int k = 0; k < span; k++) l2[(c2 << 8) + start + k] = value;
-                continue;
-            }
-            var i2 = (c2 << 8) + (int)((addr >> 8) & 0xFF);
-            var slot = l2[i2];
-            var c3 = EnsureChunk(ref slot, l3);
-            l2[i2] = slot;
-            var s3 = (int)(addr & 0xFF);
-            var span3 = 1 << (32 - p.Length);
-            for (int k = 0; k < span3; k++) l3[(c3 << 8) + s3 + k] = value;
+            var span = 1 << (consumed - p.Length);
+            for (int k = 0; k < span; k++) chunks[at + k] = i + 1;
         }
-        return new RouteTable(name, list.ToArray(), l1, l2.ToArray(), l3.ToArray());
+        return new RouteTable(name, list.ToArray(), chunks.ToArray(), 32 - rootBits);
     }
 
-    /// <summary>Turns a slot into a pointer to a child chunk (filled with the slot's former route) and returns the chunk.</summary>
-    private static int EnsureChunk(ref int slot, List<int> level)
-    {
-        if (slot < 0) return ~slot;
-        var chunk = level.Count >> 8;
-        for (int k = 0; k < 256; k++) level.Add(slot);
-        slot = ~chunk;
-        return chunk;
-    }
-
-    /// <summary>Longest-prefix match. Returns false when no route (not even a default) covers the address.</summary>
+    /// <summary>Longest-prefix match: two to four dependent array reads. False when no route (not even a default) covers the address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookup(Ipv4Address destination, out Route route)
     {
+        var t = _chunks;
         var ip = destination.Value;
-        var e = _level1[ip >> 16];
-        if (e < 0)
+        var shift = _rootShift;
+        var e = t[ip >> shift];
+        while (e < 0)
         {
-            e = _level2[(~e << 8) | (int)((ip >> 8) & 0xFF)];
-            if (e < 0) e = _level3[(~e << 8) | (int)(ip & 0xFF)];
+            shift -= 8;
+            e = t[(~e << 8) | (int)((ip >> shift) & 0xFF)];
         }
         if (e == 0)
         {

@@ -13,9 +13,20 @@ public sealed record PingResult(int Sent, int Received, IReadOnlyList<double> Rt
 /// </summary>
 public sealed class GuestMachine
 {
-    private readonly ConcurrentQueue<byte[]> _outbound = new();
-    private readonly ConcurrentDictionary<uint, MacAddress> _arp = new();
-    private readonly ConcurrentDictionary<uint, TaskCompletionSource<(long Ticks, int Ttl)>> _pending = new();
+    /// <summary>A frame waiting to leave the guest, linked to the one queued before it (newest first) or after it.</summary>
+    private sealed class Frame(byte[] bytes)
+    {
+        public readonly byte[] Bytes = bytes;
+        public Frame? Next;
+    }
+
+    // An idle guest holds no queue, no table, no buffer: each is made on first use. Outbound frames are a lock-free
+    // list that any thread pushes onto (newest first) and the dataplane thread takes whole and reverses, so a guest
+    // with nothing to send costs two null fields instead of a ConcurrentQueue segment.
+    private Frame? _inbox;
+    private Frame? _taken;
+    private ConcurrentDictionary<uint, MacAddress>? _arp;
+    private ConcurrentDictionary<uint, TaskCompletionSource<(long Ticks, int Ttl)>>? _pending;
     private int _nextId = Random.Shared.Next(1, 0xFFFF);
 
     public GuestMachine(MacAddress mac, Ipv4Address ip, Ipv4Prefix subnet, Ipv4Address gateway = default)
@@ -32,13 +43,45 @@ public sealed class GuestMachine
     public long FramesReceived;
     public long EchoRequestsAnswered;
 
-    internal bool TryDequeue(out byte[] frame) => _outbound.TryDequeue(out frame!);
-
-    private void Enqueue(byte[] frame)
+    /// <summary>The oldest frame the guest queued for the fabric. One consumer: the dataplane thread (through its port).</summary>
+    internal bool TryDequeue(out byte[] frame)
     {
-        _outbound.Enqueue(frame);
+        if (_taken is null)
+        {
+            if (Volatile.Read(ref _inbox) is null) { frame = null!; return false; }
+            var list = Interlocked.Exchange(ref _inbox, null);
+            Frame? oldestFirst = null;
+            while (list is not null)
+            {
+                var next = list.Next;
+                list.Next = oldestFirst;
+                oldestFirst = list;
+                list = next;
+            }
+            _taken = oldestFirst;
+        }
+        frame = _taken!.Bytes;
+        _taken = _taken.Next;
+        return true;
+    }
+
+    private void Enqueue(byte[] bytes)
+    {
+        var frame = new Frame(bytes);
+        Frame? head;
+        do
+        {
+            head = Volatile.Read(ref _inbox);
+            frame.Next = head;
+        } while (Interlocked.CompareExchange(ref _inbox, frame, head) != head);
         Wake?.Invoke();
     }
+
+    private ConcurrentDictionary<uint, MacAddress> Arp
+        => _arp ?? Interlocked.CompareExchange(ref _arp, new ConcurrentDictionary<uint, MacAddress>(1, 4), null) ?? _arp;
+
+    private ConcurrentDictionary<uint, TaskCompletionSource<(long Ticks, int Ttl)>> Pending
+        => _pending ?? Interlocked.CompareExchange(ref _pending, new ConcurrentDictionary<uint, TaskCompletionSource<(long, int)>>(1, 4), null) ?? _pending;
 
     /// <summary>A frame the fabric delivers to this guest (dataplane thread).</summary>
     public void Receive(ReadOnlySpan<byte> frame)
@@ -48,7 +91,7 @@ public sealed class GuestMachine
         if (eth.Destination != Mac && !eth.Destination.IsBroadcast) return;
         if (eth.EtherType == EtherTypes.Arp && ArpPacket.TryParse(eth.Payload, out var arp) == PacketError.None)
         {
-            if (!arp.SenderIp.IsZero && arp.SenderMac.IsUnicast) _arp[arp.SenderIp.Value] = arp.SenderMac;
+            if (!arp.SenderIp.IsZero && arp.SenderMac.IsUnicast) Arp[arp.SenderIp.Value] = arp.SenderMac;
             if (arp.Operation == ArpOperation.Request && arp.TargetIp == Ip && !arp.IsGratuitous)
             {
                 var reply = new byte[42];
@@ -66,7 +109,7 @@ public sealed class GuestMachine
             Interlocked.Increment(ref EchoRequestsAnswered);
             Enqueue(Echo(eth.Source, ip.Source, IcmpEcho.EchoReply, icmp.Identifier, icmp.Sequence, icmp.Data, 64));
         }
-        else if (icmp.IsEchoReply && _pending.TryRemove(Key(icmp.Identifier, icmp.Sequence), out var tcs))
+        else if (icmp.IsEchoReply && _pending is { } pending && pending.TryRemove(Key(icmp.Identifier, icmp.Sequence), out var tcs))
         {
             tcs.TrySetResult((Stopwatch.GetTimestamp(), ip.Ttl));
         }
@@ -100,7 +143,7 @@ public sealed class GuestMachine
         var nextRequest = 0L;
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (_arp.TryGetValue(hop.Value, out var mac)) return mac;
+            if (_arp is { } arp && arp.TryGetValue(hop.Value, out var mac)) return mac;
             if (Stopwatch.GetTimestamp() >= nextRequest)
             {
                 var f = new byte[42];
@@ -127,7 +170,7 @@ public sealed class GuestMachine
         for (ushort seq = 1; seq <= count; seq++)
         {
             var tcs = new TaskCompletionSource<(long, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _pending[Key(id, seq)] = tcs;
+            Pending[Key(id, seq)] = tcs;
             var start = Stopwatch.GetTimestamp();
             Enqueue(Echo(mac.Value, target, IcmpEcho.EchoRequest, id, seq, "fabric-guest-ping-payload-0123456789"u8, ttl));
             var done = await Task.WhenAny(tcs.Task, Task.Delay(wait, ct));
@@ -139,7 +182,7 @@ public sealed class GuestMachine
             }
             else
             {
-                _pending.TryRemove(Key(id, seq), out _);
+                Pending.TryRemove(Key(id, seq), out _);
             }
             if (seq < count && interval is { } gap && gap > TimeSpan.Zero) await Task.Delay(gap, ct);
         }
