@@ -42,8 +42,12 @@ public sealed record HoldNetworks(string Owner, IReadOnlyCollection<string> Netw
 /// <summary>The cluster members this node knows, by node name.</summary>
 public sealed record MembersUpdated(ImmutableDictionary<string, NodeIdentity> Members);
 
-/// <summary>This node's local ports, by endpoint id.</summary>
-public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports);
+/// <summary>
+/// This node's local ports, by endpoint id (an immutable map kept up to date by the port manager, shared, not rebuilt).
+/// <paramref name="Changed"/>: the endpoint ids whose port was added, replaced or removed since the previous message,
+/// so a receiver can do work proportional to the change; null when the sender does not say (compare the maps).
+/// </summary>
+public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports, IReadOnlyCollection<string>? Changed = null);
 
 /// <summary>A VTEP actor built new forwarding state for its VNI.</summary>
 public sealed record NetworkStateBuilt(int Vni, NetworkState State);
