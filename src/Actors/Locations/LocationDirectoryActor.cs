@@ -58,8 +58,6 @@ public sealed class LocationDirectoryActor : ReceiveActor
     {
         public readonly LWWDictionaryKey<string, EndpointLocation> Key = key;
         public readonly HashSet<IActorRef> Subscribers = new();
-        // Where each frozen MAC was when it froze: the replicated value before the offending move, the same on every node.
-        public readonly Dictionary<string, EndpointLocation> Pins = new();
         public ImmutableDictionary<string, EndpointLocation> Current = ImmutableDictionary<string, EndpointLocation>.Empty;
         // What the replicator last said, before local pins: moves are detected against this, not the optimistic view.
         public ImmutableDictionary<string, EndpointLocation> Replicated = ImmutableDictionary<string, EndpointLocation>.Empty;
@@ -75,6 +73,9 @@ public sealed class LocationDirectoryActor : ReceiveActor
     private readonly Dictionary<int, Followed> _vnis = new();
     private readonly Dictionary<string, int> _vniOfKey = new(StringComparer.Ordinal);
     private readonly List<DuplicateMacAlarm> _alarms = new();
+    // Where each frozen MAC was when it froze (the replicated value before the offending move, the same on every node),
+    // by VNI: kept here, not with the followed VNI, so a VTEP actor's restart (unfollow, follow) does not lose them.
+    private readonly Dictionary<int, Dictionary<string, EndpointLocation>> _pins = new();
 
     public LocationDirectoryActor(MobilityTracker? mobility = null, TimeSpan? writeTimeout = null)
     {
@@ -98,7 +99,7 @@ public sealed class LocationDirectoryActor : ReceiveActor
         {
             var key = EndpointLocation.KeyOf(c.Vni, c.Mac);
             _mobility.Clear(key);
-            if (_vnis.TryGetValue(c.Vni, out var f)) f.Pins.Remove(key);
+            Unpin(c.Vni, key);
         });
         Receive<Changed>(c =>
         {
@@ -232,6 +233,11 @@ public sealed class LocationDirectoryActor : ReceiveActor
         }
     }
 
+    private void Unpin(int vni, string key)
+    {
+        if (_pins.TryGetValue(vni, out var pins) && pins.Remove(key) && pins.Count == 0) _pins.Remove(vni);
+    }
+
     private void Modify(int vni, Func<LWWDictionary<string, EndpointLocation>, LWWDictionary<string, EndpointLocation>> f)
         => _replicator.Tell(Dsl.Update(KeyOf(vni), LWWDictionary<string, EndpointLocation>.Empty, _write, f));
 
@@ -254,7 +260,7 @@ public sealed class LocationDirectoryActor : ReceiveActor
             if (loc.Origin == LocationOrigin.Config)
             {
                 _mobility.Clear(key);
-                f.Pins.Remove(key);
+                Unpin(vni, key);
                 continue;
             }
             var verdict = MoveVerdict.Allowed;
@@ -263,7 +269,8 @@ public sealed class LocationDirectoryActor : ReceiveActor
             switch (verdict)
             {
                 case MoveVerdict.FreezesNow:
-                    f.Pins[key] = before;
+                    if (!_pins.TryGetValue(vni, out var pins)) _pins[vni] = pins = new();
+                    pins[key] = before;
                     var alarm = new DuplicateMacAlarm(loc.Vni, loc.Mac, _mobility.MovesInWindow(key, now), _mobility.Window, now, loc.Node);
                     _alarms.Add(alarm);
                     Context.System.EventStream.Publish(alarm);
@@ -273,11 +280,12 @@ public sealed class LocationDirectoryActor : ReceiveActor
         }
         f.Replicated = next;
         // A frozen MAC stays where it was when it froze, whatever later gossip says.
-        foreach (var (key, pinned) in f.Pins.ToArray())
-        {
-            if (_mobility.IsFrozen(key, now)) next = next.SetItem(key, pinned);
-            else f.Pins.Remove(key);
-        }
+        if (_pins.TryGetValue(vni, out var frozen))
+            foreach (var (key, pinned) in frozen.ToArray())
+            {
+                if (_mobility.IsFrozen(key, now)) next = next.SetItem(key, pinned);
+                else Unpin(vni, key);
+            }
         f.Current = next;
         var msg = new LocationsChanged(vni, next);
         foreach (var s in f.Subscribers) s.Tell(msg);
