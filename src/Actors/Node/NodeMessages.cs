@@ -43,14 +43,11 @@ public sealed record HoldNetworks(string Owner, IReadOnlyCollection<string> Netw
 public sealed record MembersUpdated(ImmutableDictionary<string, NodeIdentity> Members);
 
 /// <summary>
-/// This node's local ports, by endpoint id. <see cref="Changed"/>, when the sender knows it, names the endpoint ids
-/// whose port was added, changed or removed since its previous message: the snapshot publisher then looks at those
-/// only (O(changed)) instead of comparing every port (O(ports)).
+/// This node's local ports, by endpoint id (an immutable map kept up to date by the port manager, shared, not rebuilt).
+/// <paramref name="Changed"/>: the endpoint ids whose port was added, replaced or removed since the previous message,
+/// so a receiver can do work proportional to the change; null when the sender does not say (compare the maps).
 /// </summary>
-public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports)
-{
-    public IReadOnlyCollection<string>? Changed { get; init; }
-}
+public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Ports, IReadOnlyCollection<string>? Changed = null);
 
 /// <summary>A VTEP actor built new forwarding state for its VNI.</summary>
 public sealed record NetworkStateBuilt(int Vni, NetworkState State);

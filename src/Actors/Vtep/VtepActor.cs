@@ -13,12 +13,22 @@ using NetworkState = Fabric.Dataplane.Tables.NetworkState;
 using DpKind = Fabric.Dataplane.Tables.NetworkKind;
 using DpRouteTarget = Fabric.Dataplane.Tables.RouteTarget;
 using IntentKind = Fabric.Actors.Intent.NetworkKind;
+using IntentNetworkState = Fabric.Actors.Intent.NetworkState;
 
 namespace Fabric.Actors.Vtep;
 
-/// <summary>What a VTEP actor needs from the configuration: its network and the rest of the fabric it may refer to.</summary>
-public sealed record VtepConfiguration(NetworkView Network, ImmutableArray<Endpoint> Endpoints,
-    ImmutableDictionary<string, int> VniByNetwork, ImmutableDictionary<string, MacAddress> MacByEndpoint);
+/// <summary>
+/// What a VTEP actor needs from the configuration: its network's intent state and the projection it belongs to (its
+/// endpoints are looked up there by the network's index). References to the replica's immutable state, never copies:
+/// building one costs O(1) whatever the fabric's size.
+/// </summary>
+public sealed record VtepConfiguration(IntentNetworkState Network, FabricConfiguration State)
+{
+    public string NetworkId => Network.Network.Id;
+
+    /// <summary>The network's endpoints, in id order, from its index: O(network).</summary>
+    public IEnumerable<Endpoint> Endpoints => State.EndpointsOf(NetworkId);
+}
 
 public sealed record GetLearned { public static readonly GetLearned Instance = new(); }
 public sealed record GetConflictAlarms : IFabricMessage { public static readonly GetConflictAlarms Instance = new(); }
@@ -35,6 +45,9 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private sealed record AgeTick { public static readonly AgeTick Instance = new(); }
     private sealed record Resubscribe { public static readonly Resubscribe Instance = new(); }
 
+    /// <summary>Anti-entropy for the VRF copies, on top of watching their owners: slow, and jittered so 1,000 VTEPs spread out.</summary>
+    public static readonly TimeSpan VrfAntiEntropy = TimeSpan.FromSeconds(60);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _vni;
     private readonly NodeIdentity _self;
@@ -42,8 +55,12 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private readonly IActorRef _locations;
     private readonly IActorRef _vrfRegion;
     private readonly FdbTable _learned;
+    private readonly TimeSpan _agingTick;
     // Read-only copies of the route tables bound to this network's subnets, from their VRF owners.
     private readonly Dictionary<string, VrfRoutes> _vrfs = new(StringComparer.Ordinal);
+    // The VRF entity that last answered for each table, watched: when it stops (its node failed, a rebalance), we
+    // subscribe again at once and sharding starts it wherever it lives now.
+    private readonly Dictionary<string, IActorRef> _vrfOwners = new(StringComparer.Ordinal);
     private readonly VniCounters _counters = new();
     private readonly List<AddressConflictAlarm> _conflicts = new();
     private VtepConfiguration? _config;
@@ -58,6 +75,10 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private bool _dirty;
     private bool _rebuildQueued;
 
+    /// <summary>How many times this actor built its VNI's forwarding state (tests check that work follows changes).</summary>
+    public sealed record GetBuildCount { public static readonly GetBuildCount Instance = new(); }
+    private long _builds;
+
     public VtepActor(int vni, NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity, TimeSpan aging)
     {
         _vni = vni;
@@ -66,41 +87,77 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         _locations = locations;
         _vrfRegion = vrfRegion;
         _learned = new FdbTable(fdbCapacity, (long)aging.TotalMilliseconds);
+        _agingTick = TimeSpan.FromMilliseconds(Math.Max(1000, aging.TotalMilliseconds / 4));
 
         // Local endpoints are announced only once the snapshot that delivers to them is live (NetworkStateInstalled):
         // announcing on the configuration or the port itself would let peers steer here before this node forwards.
-        Receive<VtepConfiguration>(c => { _config = c; _announced.Clear(); SubscribeVrfs(); Changed(); });
+        Receive<VtepConfiguration>(c =>
+        {
+            var tablesChanged = _config is null || !ReferenceEquals(_config.Network.Subnets, c.Network.Subnets);
+            _config = c;
+            _announced.Clear();
+            if (tablesChanged) SubscribeVrfs();
+            Changed();
+        });
         Receive<VrfRoutes>(r =>
         {
             var (_, table) = VrfActor.Parse(r.VrfId);
+            WatchOwner(table, Sender);
             if (_vrfs.TryGetValue(table, out var had) && had.Revision > r.Revision) return;
             _vrfs[table] = r;
             Changed();
+        });
+        Receive<Terminated>(t =>
+        {
+            var lost = false;
+            foreach (var (table, owner) in _vrfOwners.ToArray())
+                if (owner.Equals(t.ActorRef)) { _vrfOwners.Remove(table); lost = true; }
+            if (lost) SubscribeVrfs();
         });
         Receive<Resubscribe>(_ => SubscribeVrfs());
         Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
         Receive<LocalPortsChanged>(p => { _ports = p.Ports; _announced.Clear(); Changed(); });
         Receive<NetworkStateInstalled>(i => AnnounceLocal(i.Snapshot));
-        Receive<LocationsChanged>(l => { _gossip = l.Locations; Changed(); });
+        Receive<LocationsChanged>(l => { if (l.Vni == _vni) { _gossip = l.Locations; Changed(); } });
         Receive<DataplaneEvents>(e => { foreach (var ev in e.Events) OnEvent(ev); });
         Receive<Rebuild>(_ => { _rebuildQueued = false; if (_dirty) Publish(); });
-        Receive<AgeTick>(_ => { if (_learned.Age(Environment.TickCount64) > 0) Changed(); });
+        Receive<AgeTick>(_ =>
+        {
+            if (_learned.Age(Environment.TickCount64) > 0) Changed();
+            // Aging runs only while there is something to age: an idle VNI costs no timer.
+            if (_learned.Count == 0) Timers.Cancel("age");
+        });
         Receive<GetLearned>(_ => Sender.Tell(_learned.Entries.ToArray()));
         Receive<GetConflictAlarms>(_ => Sender.Tell(_conflicts.ToArray()));
-        Timers!.StartPeriodicTimer("age", AgeTick.Instance, TimeSpan.FromMilliseconds(Math.Max(1000, aging.TotalMilliseconds / 4)));
-        // Anti-entropy for VRF copies: if an owner moved (its node failed), the new one learns of us here.
-        Timers.StartPeriodicTimer("vrf", Resubscribe.Instance, TimeSpan.FromSeconds(5));
+        Receive<GetBuildCount>(_ => Sender.Tell(_builds));
+    }
+
+    protected override void PreStart() => _locations.Tell(new SubscribeLocations(_vni, Self));
+
+    private void WatchOwner(string table, IActorRef owner)
+    {
+        if (owner.IsNobody() || (_vrfOwners.TryGetValue(table, out var had) && had.Equals(owner))) return;
+        if (had is not null && !_vrfOwners.Where(o => o.Key != table).Any(o => o.Value.Equals(had))) Context.Unwatch(had);
+        _vrfOwners[table] = owner;
+        Context.Watch(owner);
     }
 
     /// <summary>Route tables bound to a subnet of this network: the ones this node must hold a copy of.</summary>
     private IEnumerable<string> BoundTables()
-        => _config is null ? [] : _config.Network.Subnets.Select(s => s.RouteTable).Distinct(StringComparer.Ordinal);
+        => _config is null ? [] : _config.Network.Subnets.Values.Select(s => s.RouteTable).Distinct(StringComparer.Ordinal);
 
     private void SubscribeVrfs()
     {
-        if (_config is null || _config.Network.Kind != IntentKind.L3) return;
-        foreach (var t in BoundTables()) _vrfRegion.Tell(new SubscribeVrf(VrfActor.IdOf(_config.Network.Id, t), Self));
+        if (_config is null || _config.Network.Network.Kind != IntentKind.L3) return;
+        foreach (var t in BoundTables()) _vrfRegion.Tell(new SubscribeVrf(VrfActor.IdOf(_config.NetworkId, t), Self));
+        if (!Timers.IsTimerActive("vrf"))
+            Timers.StartPeriodicTimer("vrf", Resubscribe.Instance,
+                VrfAntiEntropy + TimeSpan.FromMilliseconds(Random.Shared.Next((int)VrfAntiEntropy.TotalMilliseconds)), VrfAntiEntropy);
     }
+
+    /// <summary>The network's subnets in id order: the dataplane's subnet index, which ports carry, is the position here.</summary>
+    public static IReadOnlyList<Subnet> SubnetsInOrder(IntentNetworkState n)
+        => n.Subnets.Values.OrderBy(s => s.Id, EntityIds.Order).ToArray();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -108,7 +165,20 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         int fdbCapacity = 16384, TimeSpan? aging = null)
         => Akka.Actor.Props.Create(() => new VtepActor(vni, self, publisher, locations, vrfRegion, fdbCapacity, aging ?? TimeSpan.FromMinutes(5)));
 
-    protected override void PostStop() => _publisher.Tell(new NetworkStateRemoved(_vni));
+    // The manager says NetworkStateRemoved when it stops us; a restart says it itself and asks for everything again.
+    protected override void PostStop() => _locations.Tell(new UnsubscribeLocations(_vni, Self));
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _publisher.Tell(new NetworkStateRemoved(_vni));
+        base.PreRestart(reason, message);
+    }
+
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        Context.Parent.Tell(new VtepRestarted(_vni));
+    }
 
     private void Changed()
     {
@@ -125,9 +195,10 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private void AnnounceLocal(ForwardingSnapshot live)
     {
         if (_config is null || !live.TryGetNetwork(_vni, out var net)) return;
-        foreach (var e in _config.Endpoints)
+        // Only this VNI's local ports are candidates (keyed by endpoint id): O(local ports of the VNI), not O(network).
+        foreach (var (id, port) in _ports)
         {
-            if (e.Node != _self.Name || !_ports.TryGetValue(e.Id, out var port)) continue;
+            if (!_config.State.Endpoints.TryGetValue(id, out var e) || e.Network != _config.NetworkId || e.Node != _self.Name) continue;
             if (_announced.TryGetValue(e.Id, out var done) && done == (port.Id, e.MoveSeq)) continue;
             if (live.Port(port.Id) is null || !net.Fdb.TryGet(e.Mac, out var entry) || entry.Location != Location.Local(port.Id)) continue;
             _announced[e.Id] = (port.Id, e.MoveSeq);
@@ -139,9 +210,10 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     {
         switch (ev.Kind)
         {
-            case DataplaneEventKind.MacLearned when _config?.Network.Kind == IntentKind.L2:
+            case DataplaneEventKind.MacLearned when _config?.Network.Network.Kind == IntentKind.L2:
                 var update = _learned.Learn(ev.Mac, ev.Location, Environment.TickCount64);
                 if (update is FdbUpdate.Added or FdbUpdate.Moved) Changed();
+                if (_learned.Count > 0 && !Timers.IsTimerActive("age")) Timers.StartPeriodicTimer("age", AgeTick.Instance, _agingTick);
                 // A MAC learned on one of our ports is ours to announce; remote ones are their node's to announce.
                 if (ev.Location.IsLocal && update is FdbUpdate.Added or FdbUpdate.Moved)
                     _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, default, _self.Vtep, _self.Name, 0, LocationOrigin.Learned)));
@@ -167,6 +239,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     {
         if (_config is null) return;
         _dirty = false;
+        _builds++;
         try
         {
             _publisher.Tell(new NetworkStateBuilt(_vni, Build(_config)));
@@ -180,7 +253,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
 
     private NetworkState Build(VtepConfiguration c)
     {
-        var net = c.Network;
+        var net = c.Network.Network;
         var b = new NetworkStateBuilder(_vni, net.Name, net.Kind == IntentKind.L3 ? DpKind.L3 : DpKind.L2, net.Cidr)
         {
             LocalVtep = _self.Vtep,
@@ -189,14 +262,14 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         };
         // Every cluster node may send to us; only nodes that host an endpoint of this VNI get its floods.
         foreach (var m in _members.Values) b.AcceptFrom(m.Vtep);
-        foreach (var x in net.ExternalVteps) b.Member(new VtepEndpoint(x.Address, (ushort)x.Port));
-        foreach (var s in net.Subnets) b.Subnet(s.Id, s.Cidr, s.RouteTable);
+        foreach (var x in c.Network.ExternalVteps.OrderBy(v => v.Address).ThenBy(v => v.Port)) b.Member(new VtepEndpoint(x.Address, (ushort)x.Port));
+        foreach (var s in SubnetsInOrder(c.Network)) b.Subnet(s.Id, s.Cidr, s.RouteTable);
         // Routes come from the VRF owners' copies, not from our own reading of the configuration: one node
         // resolves each table, every host of a bound subnet forwards with the same answer.
-        foreach (var t in net.RouteTables)
+        foreach (var t in c.Network.RouteTables.Keys.Order(StringComparer.Ordinal))
         {
-            b.RouteTable(t.Name);
-            if (!_vrfs.TryGetValue(t.Name, out var copy) || !copy.Exists) continue;
+            b.RouteTable(t);
+            if (!_vrfs.TryGetValue(t, out var copy) || !copy.Exists) continue;
             foreach (var r in copy.Routes)
             {
                 var target = r.Kind switch
@@ -205,7 +278,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                     Intent.RouteTargetKind.Network => DpRouteTarget.ToNetwork(r.Vni),
                     _ => DpRouteTarget.Blackhole,
                 };
-                b.Route(t.Name, r.Destination, target);
+                b.Route(t, r.Destination, target);
             }
         }
 
@@ -251,7 +324,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             }
             // else: the hosting node is not in the cluster: its endpoints are withdrawn until it is back.
         }
-        // Locations learned elsewhere (l2 MACs behind a port without source check, external hosts).
+        // Locations learned elsewhere (l2 MACs behind a port without source check, external hosts): this VNI's map only.
         foreach (var g in _gossip.Values)
         {
             if (g.Vni != _vni || configured.Contains(g.Mac.Value) || g.Vtep == _self.Vtep || !_members.ContainsKey(g.Node)) continue;

@@ -2,17 +2,25 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Fabric.Actors.Intent;
-using Fabric.Actors.Locations;
 using Fabric.Actors.Node;
-using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+using IntentNetworkState = Fabric.Actors.Intent.NetworkState;
 
 namespace Fabric.Actors.Vtep;
 
 /// <summary>
-/// Parent of this node's VTEP actors (<c>vteps/vtep-5001</c>, one per VNI of the configuration). It cuts the
-/// configuration into per-VNI slices, follows cluster membership, and fans gossip, ports and dataplane events out
-/// to the VNI they concern. A VTEP actor that fails is restarted (its learned table is soft state).
+/// Parent of this node's VTEP actors (<c>vteps/vtep-5001</c>, one per VNI of the networks this node's projection
+/// holds). It tells each VTEP actor only what concerns its network: from a configuration update's events it finds the
+/// networks they touch and sends those (and only those) a <see cref="VtepConfiguration"/> (references to the
+/// projection, no copies); a reset reconciles every network. It follows cluster membership and fans ports and
+/// dataplane events out to the VNI they concern, keeping each VNI's ports incrementally. Each VTEP actor subscribes to
+/// its own VNI's locations. A VTEP actor that fails is restarted (its learned table is soft state).
 /// </summary>
+/// <remarks>
+/// Cost per configuration change: O(events × log) to find the networks touched, one message per touched network;
+/// nothing for the others. Per port change: O(changed ports × log), one message per touched VNI. A membership change
+/// goes to every VTEP actor here (each accepts traffic from every member).
+/// </remarks>
 public sealed class VtepManagerActor : ReceiveActor
 {
     private readonly NodeIdentity _self;
@@ -22,11 +30,19 @@ public sealed class VtepManagerActor : ReceiveActor
     private readonly int _fdbCapacity;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<int, IActorRef> _vteps = new();
+    // The network each VTEP actor serves (network id → VNI) while the projection holds it.
+    private readonly Dictionary<string, int> _vniOfNetwork = new(StringComparer.Ordinal);
+    // VNIs whose network left the projection while a port of theirs was still here (a moved endpoint's leaving port,
+    // make-before-break): their VTEP actor stays on its last configuration until the last port goes.
+    private readonly HashSet<int> _lingering = new();
     private readonly Dictionary<UniqueAddress, Member> _known = new();
     private ImmutableDictionary<string, NodeIdentity> _members = ImmutableDictionary<string, NodeIdentity>.Empty;
-    private ImmutableDictionary<string, Dataplane.Tables.PortState> _ports = ImmutableDictionary<string, Dataplane.Tables.PortState>.Empty;
-    private ImmutableDictionary<string, int> _vniOfEndpoint = ImmutableDictionary<string, int>.Empty;
-    private LocationsChanged? _locationsMsg;
+    private ImmutableDictionary<string, PortState> _ports = ImmutableDictionary<string, PortState>.Empty;
+    private readonly Dictionary<int, ImmutableDictionary<string, PortState>> _portsByVni = new();
+    // What each VTEP actor was last told (references), to tell it again after it restarts.
+    private readonly Dictionary<int, VtepConfiguration> _configs = new();
+    private int _incarnation;
+    private FabricConfiguration? _state;
     private IActorRef _portManager = ActorRefs.Nobody;
 
     public VtepManagerActor(NodeIdentity self, IActorRef publisher, IActorRef locations, IActorRef vrfRegion, int fdbCapacity)
@@ -38,17 +54,7 @@ public sealed class VtepManagerActor : ReceiveActor
         _fdbCapacity = fdbCapacity;
 
         Receive<ConfigurationUpdated>(OnConfiguration);
-        Receive<LocalPortsChanged>(p =>
-        {
-            _portManager = Sender;
-            _ports = p.Ports;
-            foreach (var (vni, vtep) in _vteps) vtep.Tell(PortsOf(vni));
-        });
-        Receive<LocationsChanged>(l =>
-        {
-            _locationsMsg = l;
-            foreach (var v in _vteps.Values) v.Tell(l);
-        });
+        Receive<LocalPortsChanged>(OnPorts);
         // A VTEP actor saw a moved endpoint announced at its new node: the port it kept delivering to may go.
         Receive<ReleaseMovedPort>(r => _portManager.Tell(r));
         Receive<DataplaneEvents>(e => { if (_vteps.TryGetValue(e.Vni, out var v)) v.Forward(e); });
@@ -67,6 +73,14 @@ public sealed class VtepManagerActor : ReceiveActor
         });
         Receive<ClusterEvent.UnreachableMember>(_ => { });
         Receive<ClusterEvent.ReachableMember>(_ => { });
+        // A restarted VTEP actor lost everything it was told: tell it again (its learned table is soft state).
+        Receive<VtepRestarted>(r =>
+        {
+            if (!_vteps.TryGetValue(r.Vni, out var v) || !v.Equals(Sender)) return;
+            v.Tell(new MembersUpdated(_members));
+            v.Tell(new LocalPortsChanged(PortsOf(r.Vni)));
+            if (_configs.TryGetValue(r.Vni, out var c)) v.Tell(c);
+        });
         Receive<GetVtep>(g => Sender.Tell(_vteps.TryGetValue(g.Vni, out var v) ? v : ActorRefs.Nobody));
     }
 
@@ -74,10 +88,7 @@ public sealed class VtepManagerActor : ReceiveActor
         => Akka.Actor.Props.Create(() => new VtepManagerActor(self, publisher, locations, vrfRegion, fdbCapacity));
 
     protected override void PreStart()
-    {
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
-        _locations.Tell(new SubscribeLocations(Self));
-    }
+        => _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
@@ -96,36 +107,175 @@ public sealed class VtepManagerActor : ReceiveActor
         foreach (var v in _vteps.Values) v.Tell(msg);
     }
 
-    private LocalPortsChanged PortsOf(int vni)
-        => new(_ports.Where(p => p.Value.Vni == vni).ToImmutableDictionary());
+    private ImmutableDictionary<string, PortState> PortsOf(int vni)
+        => _portsByVni.GetValueOrDefault(vni) ?? ImmutableDictionary<string, PortState>.Empty;
+
+    /// <summary>Keeps the per-VNI port maps from the ports that changed, and tells only the VTEP actors of those VNIs.</summary>
+    private void OnPorts(LocalPortsChanged p)
+    {
+        _portManager = Sender;
+        var touched = new HashSet<int>();
+        foreach (var id in p.Changed ?? Differing(_ports, p.Ports))
+        {
+            if (_ports.TryGetValue(id, out var old)) { Set(old.Vni, PortsOf(old.Vni).Remove(id)); touched.Add(old.Vni); }
+            if (p.Ports.TryGetValue(id, out var now)) { Set(now.Vni, PortsOf(now.Vni).SetItem(id, now)); touched.Add(now.Vni); }
+        }
+        _ports = p.Ports;
+        foreach (var vni in touched)
+        {
+            if (!_vteps.TryGetValue(vni, out var vtep)) continue;
+            if (_lingering.Contains(vni) && PortsOf(vni).IsEmpty) Stop(vni);
+            else vtep.Tell(new LocalPortsChanged(PortsOf(vni)));
+        }
+
+        void Set(int vni, ImmutableDictionary<string, PortState> ports)
+        {
+            if (ports.IsEmpty) _portsByVni.Remove(vni);
+            else _portsByVni[vni] = ports;
+        }
+    }
+
+    /// <summary>A sender that did not say what changed: compare (O(local ports), by reference first).</summary>
+    private static IEnumerable<string> Differing(ImmutableDictionary<string, PortState> before, ImmutableDictionary<string, PortState> after)
+    {
+        foreach (var (id, p) in after)
+            if (!before.TryGetValue(id, out var had) || !ReferenceEquals(had, p) && had != p) yield return id;
+        foreach (var id in before.Keys)
+            if (!after.ContainsKey(id)) yield return id;
+    }
 
     private void OnConfiguration(ConfigurationUpdated u)
     {
-        var l = u.Listing;
-        var vniByNetwork = l.Networks.ToImmutableDictionary(n => n.Id, n => n.Vni);
-        var macByEndpoint = l.Endpoints.ToImmutableDictionary(e => e.Id, e => e.Mac);
-        var byNetwork = l.Endpoints.GroupBy(e => e.Network).ToDictionary(g => g.Key, g => g.ToImmutableArray());
-        _vniOfEndpoint = l.Endpoints.Where(e => vniByNetwork.ContainsKey(e.Network)).ToImmutableDictionary(e => e.Id, e => vniByNetwork[e.Network]);
-        var present = new HashSet<int>();
-        foreach (var n in l.Networks)
+        var state = u.State;
+        if (u.Reset)
         {
-            present.Add(n.Vni);
-            if (!_vteps.TryGetValue(n.Vni, out var vtep))
+            foreach (var n in state.Networks.Values) Configure(n, state);
+            foreach (var gone in _vniOfNetwork.Keys.Where(id => !state.Networks.ContainsKey(id)).ToArray()) Release(gone, null);
+        }
+        else
+        {
+            var touched = new HashSet<string>(StringComparer.Ordinal);
+            Dictionary<string, string>? created = null;
+            var releasing = false;
+            foreach (var e in u.Events)
             {
-                vtep = Context.ActorOf(VtepActor.Props(n.Vni, _self, _publisher, _locations, _vrfRegion, _fdbCapacity), $"vtep-{n.Vni}");
-                _vteps[n.Vni] = vtep;
-                vtep.Tell(new MembersUpdated(_members));
-                vtep.Tell(PortsOf(n.Vni));
-                if (_locationsMsg is not null) vtep.Tell(_locationsMsg);
+                if (e is EndpointCreated c) (created ??= new(StringComparer.Ordinal))[c.Endpoint.Id] = c.Endpoint.Network;
+                if (e is NetworkReleased or NetworkDeleted) releasing = true;
+                if (NetworkOf(e, state, created) is { } id) touched.Add(id);
             }
-            vtep.Tell(new VtepConfiguration(n, byNetwork.GetValueOrDefault(n.Id, ImmutableArray<Endpoint>.Empty), vniByNetwork, macByEndpoint));
+            var frozen = releasing ? LastStatesOfReleased(u.Events) : null;
+            foreach (var id in touched)
+            {
+                if (state.Networks.TryGetValue(id, out var n)) Configure(n, state);
+                else Release(id, frozen?.GetValueOrDefault(id));
+            }
         }
-        foreach (var gone in _vteps.Keys.Where(v => !present.Contains(v)).ToArray())
+        _state = state;
+    }
+
+    /// <summary>The network an event concerns; an endpoint deleted or moved is looked up now, before, or in this batch.</summary>
+    private string? NetworkOf(ConfigurationEvent e, FabricConfiguration state, Dictionary<string, string>? created) => e switch
+    {
+        NetworkCreated x => x.Network.Id,
+        NetworkDeleted x => x.NetworkId,
+        NetworkReleased x => x.NetworkId,
+        SubnetCreated x => x.NetworkId,
+        SubnetDeleted x => x.NetworkId,
+        SubnetRouteTableBound x => x.NetworkId,
+        RouteTableCreated x => x.NetworkId,
+        RouteTableDeleted x => x.NetworkId,
+        RouteAdded x => x.NetworkId,
+        RouteRemoved x => x.NetworkId,
+        ExternalVtepAdded x => x.NetworkId,
+        ExternalVtepRemoved x => x.NetworkId,
+        EndpointCreated x => x.Endpoint.Network,
+        EndpointMoved x => EndpointNetwork(x.EndpointId, state, created),
+        EndpointDeleted x => EndpointNetwork(x.EndpointId, state, created),
+        _ => null,
+    };
+
+    private string? EndpointNetwork(string id, FabricConfiguration state, Dictionary<string, string>? created)
+        => state.Endpoints.TryGetValue(id, out var e) ? e.Network
+            : _state is not null && _state.Endpoints.TryGetValue(id, out var before) ? before.Network
+            : created?.GetValueOrDefault(id);
+
+    /// <summary>
+    /// For networks released in this batch that still have a port here: the projection just before their release
+    /// (the previous state with the batch's earlier events applied), so their lingering VTEP actor sees the move that
+    /// made the port leave and can let it go once the new node announces it. Only runs when such a network exists.
+    /// </summary>
+    private Dictionary<string, FabricConfiguration>? LastStatesOfReleased(IReadOnlyList<ConfigurationEvent> events)
+    {
+        if (_state is null) return null;
+        bool Keeps(string id) => _vniOfNetwork.TryGetValue(id, out var vni) && _portsByVni.ContainsKey(vni);
+        var any = false;
+        foreach (var e in events) if (e is NetworkReleased r && Keeps(r.NetworkId)) { any = true; break; }
+        if (!any) return null;
+        var result = new Dictionary<string, FabricConfiguration>(StringComparer.Ordinal);
+        var s = _state;
+        try
         {
-            Context.Stop(_vteps[gone]);
-            _vteps.Remove(gone);
+            foreach (var e in events)
+            {
+                if (e is NetworkReleased r && Keeps(r.NetworkId)) result[r.NetworkId] = s;
+                s = s.Apply(e);
+            }
         }
+        catch (Exception)
+        {
+            // The batch does not follow from what we had (should not happen): the VTEP keeps its last configuration.
+        }
+        return result;
+    }
+
+    private void Configure(IntentNetworkState n, FabricConfiguration state)
+    {
+        var vni = n.Network.Vni;
+        _vniOfNetwork[n.Network.Id] = vni;
+        _lingering.Remove(vni);
+        if (!_vteps.TryGetValue(vni, out var vtep))
+        {
+            // A VTEP actor of this VNI stopped a moment ago may still hold the name until it has terminated.
+            var name = Context.Child($"vtep-{vni}").IsNobody() ? $"vtep-{vni}" : $"vtep-{vni}-{++_incarnation}";
+            vtep = Context.ActorOf(VtepActor.Props(vni, _self, _publisher, _locations, _vrfRegion, _fdbCapacity), name);
+            _vteps[vni] = vtep;
+            vtep.Tell(new MembersUpdated(_members));
+            vtep.Tell(new LocalPortsChanged(PortsOf(vni)));
+        }
+        Tell(vni, vtep, new VtepConfiguration(n, state));
+    }
+
+    private void Tell(int vni, IActorRef vtep, VtepConfiguration c)
+    {
+        _configs[vni] = c;
+        vtep.Tell(c);
+    }
+
+    private void Release(string networkId, FabricConfiguration? lastState)
+    {
+        if (!_vniOfNetwork.Remove(networkId, out var vni) || !_vteps.TryGetValue(vni, out var vtep)) return;
+        if (_portsByVni.ContainsKey(vni))
+        {
+            // Make-before-break: a port of the VNI is still here (leaving); the VTEP actor keeps delivering to it.
+            _lingering.Add(vni);
+            if (lastState is not null && lastState.Networks.TryGetValue(networkId, out var last)) Tell(vni, vtep, new VtepConfiguration(last, lastState));
+            return;
+        }
+        Stop(vni);
+    }
+
+    private void Stop(int vni)
+    {
+        if (!_vteps.Remove(vni, out var vtep)) return;
+        _lingering.Remove(vni);
+        _configs.Remove(vni);
+        Context.Stop(vtep);
+        // Said here, not by the stopping actor: a new VTEP actor of the VNI may build before that one has stopped.
+        _publisher.Tell(new NetworkStateRemoved(vni));
     }
 }
 
 public sealed record GetVtep(int Vni) : IFabricMessage;
+
+/// <summary>A VTEP actor restarted after a failure and needs its configuration, members and ports again.</summary>
+public sealed record VtepRestarted(int Vni);

@@ -18,12 +18,14 @@ public class MobilityClusterTests
     /// <summary>What one node's directory last told its subscribers.</summary>
     private sealed class Seen
     {
-        public volatile ImmutableDictionary<string, EndpointLocation> Locations = ImmutableDictionary<string, EndpointLocation>.Empty;
+        public volatile ImmutableDictionary<int, ImmutableDictionary<string, EndpointLocation>> ByVni = ImmutableDictionary<int, ImmutableDictionary<string, EndpointLocation>>.Empty;
+
+        public EndpointLocation? Get(int vni, string key) => ByVni.GetValueOrDefault(vni)?.GetValueOrDefault(key);
     }
 
     private sealed class Watcher : ReceiveActor
     {
-        public Watcher(Seen seen) => Receive<LocationsChanged>(l => seen.Locations = l.Locations);
+        public Watcher(Seen seen) => Receive<LocationsChanged>(l => seen.ByVni = seen.ByVni.SetItem(l.Vni, l.Locations));
     }
 
     [Fact]
@@ -38,10 +40,12 @@ public class MobilityClusterTests
         {
             var mine = seen[n] = new Seen(); // the actor is made later, on its own thread: it must not read n
             var watcher = c[n].System.ActorOf(Props.Create(() => new Watcher(mine)));
-            c[n].Locations.Tell(new SubscribeLocations(watcher));
+            // One map per VNI: the moving MAC's and the barrier's.
+            c[n].Locations.Tell(new SubscribeLocations(5001, watcher));
+            c[n].Locations.Tell(new SubscribeLocations(5002, watcher));
         }
-        EndpointLocation? Replicated(int node) => seen[node].Locations.GetValueOrDefault(key);
-        EndpointLocation? Where(int node) => c[node].Locations.Ask<LocationsChanged>(GetLocations.Instance, TimeSpan.FromSeconds(3)).Result
+        EndpointLocation? Replicated(int node) => seen[node].Get(5001, key);
+        EndpointLocation? Where(int node) => c[node].Locations.Ask<LocationsChanged>(new GetLocations(5001), TimeSpan.FromSeconds(3)).Result
             .Locations.GetValueOrDefault(key);
 
         void Announce(int node)
@@ -57,7 +61,7 @@ public class MobilityClusterTests
             var rt = c[node];
             var sentinel = new EndpointLocation(5002, MacAddress.Parse($"02:00:00:00:78:{++barriers:x2}"), default, rt.Self.Vtep, rt.Self.Name, 0, LocationOrigin.Learned);
             rt.Locations.Tell(new AnnounceLocation(sentinel));
-            await Eventually(() => Enumerable.Range(0, 3).All(n => seen[n].Locations.ContainsKey(sentinel.Key)), TimeSpan.FromSeconds(10), $"barrier from node-{node + 1}");
+            await Eventually(() => Enumerable.Range(0, 3).All(n => seen[n].Get(5002, sentinel.Key) is not null), TimeSpan.FromSeconds(10), $"barrier from node-{node + 1}");
         }
 
         // The MAC bounces between node-1 and node-2, as a looped or duplicated VM would: each node announces it.

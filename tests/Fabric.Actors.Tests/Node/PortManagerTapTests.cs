@@ -21,7 +21,7 @@ public sealed class PortManagerTapTests : TestKit
     {
         var tag = $"{Environment.ProcessId % 100}{Random.Shared.Next(100, 999)}";
         var ns = $"rt-pm-{tag}";
-        var id = $"ep-rt{tag}";
+        var id = $"ep-9{tag}"; // numeric: ids are numbered (FabricConfiguration reads the number)
         var device = $"fab{id.Replace("-", "")}";
         using var owned = Netns.Create(ns);
         // The old node's device, still in the namespace.

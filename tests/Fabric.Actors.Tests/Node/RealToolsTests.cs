@@ -172,6 +172,8 @@ public class RealToolsTests(ITestOutputHelper output)
         // Moved by configuration: node-1 closes its TAP, node-2 makes a new one in the same namespace.
         var sw = Stopwatch.StartNew();
         await w.Cluster.Accept(new MoveEndpoint(x.Id, "node-2"));
+        // The address alone is also node-1's TAP until node-1 lets it go: wait for node-2's own port first.
+        await Eventually(() => w.Cluster[1].Snapshots.Current.Ports.Any(q => q is not null && q.Mac == x.Mac), TimeSpan.FromSeconds(10), "x's port on node-2");
         await TapUp(Ns("x"), x);
         var tapBack = sw.Elapsed;
         // The VM announces itself from its new host, as a migrated VM does.

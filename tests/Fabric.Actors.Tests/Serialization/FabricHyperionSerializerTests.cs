@@ -116,8 +116,8 @@ public sealed class FabricHyperionSerializerTests(SerializationFixture fixture) 
             new ConfigurationChanged(7),
             // locations and alarms
             new AnnounceLocation(location), new WithdrawLocation(5001, Mac), new WithdrawNode("node-3"),
-            new LocationsChanged(ImmutableDictionary<string, EndpointLocation>.Empty.Add(location.Key, location)),
-            new LocationRefused(location, "frozen"), GetLocations.Instance, GetMobilityAlarms.Instance, new ClearMobilityFreeze(5001, Mac),
+            new LocationsChanged(5001, ImmutableDictionary<string, EndpointLocation>.Empty.Add(location.Key, location)),
+            new LocationRefused(location, "frozen"), new GetLocations(5001), GetLocations.Followed, GetMobilityAlarms.Instance, new ClearMobilityFreeze(5001, Mac),
             new DuplicateMacAlarm(5001, Mac, 6, TimeSpan.FromSeconds(180), new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero), "node-2"),
             new AddressConflictAlarm(5001, Ipv4Address.Parse("10.0.0.9"), Mac, MacAddress.Parse("02:00:00:00:00:09"), "node-2",
                 new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero)),
@@ -178,8 +178,10 @@ public sealed class FabricHyperionSerializerTests(SerializationFixture fixture) 
     public void Actor_references_travel_as_paths()
     {
         var actor = Sys.ActorOf(Props.Empty, "some-actor");
-        var back = (SubscribeLocations)Sys.Serialization.Deserialize(Fabric.ToBinary(new SubscribeLocations(actor)), FabricHyperionSerializer.SerializerId, "");
+        var back = (SubscribeLocations)Sys.Serialization.Deserialize(Fabric.ToBinary(new SubscribeLocations(5001, actor)), FabricHyperionSerializer.SerializerId, "");
         Assert.Equal(actor, back.Subscriber);
+        var gone = (UnsubscribeLocations)Sys.Serialization.Deserialize(Fabric.ToBinary(new UnsubscribeLocations(5001, actor)), FabricHyperionSerializer.SerializerId, "");
+        Assert.Equal(actor, gone.Subscriber);
     }
 
     [Fact]
