@@ -287,25 +287,22 @@ public sealed class FabricRuntime : IAsyncDisposable
         }
     }
 
-    private sealed record CachedReplica(ConfigurationListing Source, ReplicaView View);
-    private volatile CachedReplica? _replicaView; // swapped whole: requests read it concurrently
-
     /// <summary>
     /// This node's replica as a configuration (the networks it holds, with their endpoints) and its revision, or null
     /// when it has none yet. Reads that fall back to the replica answer from this with the same queries the singleton
-    /// answers (<see cref="FabricConfiguration.Answer"/>).
+    /// answers (<see cref="FabricConfiguration.Answer"/>). The replica's immutable state, by reference: O(1).
     /// </summary>
-    /// <remarks>
-    /// SEAM for the replication rework: today built from the replica's whole listing (<see cref="FabricConfiguration.FromListing"/>,
-    /// O(projection), cached per listing); the new replica should hand its projection's state by reference instead.
-    /// </remarks>
     public async Task<ReplicaView?> GetReplicaStateAsync(CancellationToken ct = default)
     {
-        if (await GetReplicaAsync(ct) is not { } listing) return null;
-        if (_replicaView is { } cached && ReferenceEquals(cached.Source, listing)) return cached.View;
-        var view = new ReplicaView(FabricConfiguration.FromListing(listing), listing.Revision);
-        _replicaView = new CachedReplica(listing, view);
-        return view;
+        try
+        {
+            var answer = await Replica.Ask<ReplicaStateAnswer>(GetReplicaState.Instance, TimeSpan.FromSeconds(1), ct);
+            return answer.State is null ? null : new ReplicaView(answer.State, answer.Revision);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
     }
 
     public IReadOnlyList<MemberView> Members()
