@@ -37,8 +37,6 @@ public class EndToEndPingTests
             var rt = c[i];
             await Eventually(() => rt.Snapshots.Current.TryGetNetwork(7001, out var n) && n.Fdb.Count == 2, TimeSpan.FromSeconds(10), $"node-{i + 1} ready");
         }
-        // Conditional monitoring: node-3 has no endpoint in the network, so it holds nothing of it until one moves there.
-        Assert.False(c[2].Snapshots.Current.TryGetNetwork(7001, out _), "node-3 holds a network it has no endpoint in");
         return (c, a, b);
     }
 

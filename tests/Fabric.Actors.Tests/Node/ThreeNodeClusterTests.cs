@@ -80,6 +80,34 @@ public class ThreeNodeClusterTests
         }
     }
 
+    /// <summary>
+    /// Conditional monitoring across a real cluster: an l2 network (no route table entity to hold it elsewhere) with
+    /// endpoints on node-1 and node-2 only is nowhere on node-3, neither in its replica nor in its snapshot, while 50
+    /// writes change it; node-3's first endpoint there brings it the whole network, its last one takes it away.
+    /// </summary>
+    [Fact]
+    public async Task A_node_holds_a_network_only_while_it_has_an_endpoint_there()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAllAsync();
+        var net = ((NetworkCreated)(await c.Accept(new CreateNetwork("blue", 5001, "l2", "10.1.0.0/24"))).Events[0]).Network.Id;
+        for (int i = 0; i < 50; i++)
+            await c.Accept(new CreateEndpoint($"vm{i}", net, i % 2 == 0 ? "node-1" : "node-2", new EndpointPortSpec("guest")));
+        await Eventually(() => HasState(c[0], 5001, n => n.Fdb.Count == 50) && HasState(c[1], 5001, n => n.Fdb.Count == 50),
+            TimeSpan.FromSeconds(10), "node-1 and node-2 hold blue");
+        Assert.False(c[2].Snapshots.Current.TryGetNetwork(5001, out _), "node-3 built state for a network it has no endpoint in");
+        Assert.Empty((await c[2].GetReplicaStateAsync())!.State.Endpoints);
+
+        var third = ((EndpointCreated)(await c.Accept(new CreateEndpoint("vm-3", net, "node-3", new EndpointPortSpec("guest")))).Events[0]).Endpoint;
+        await Eventually(() => HasState(c[2], 5001, n => n.Fdb.Count == 51 && n.LocalPorts.Length == 1), TimeSpan.FromSeconds(10),
+            "node-3 holds blue with its first endpoint there");
+        Assert.Equal(51, (await c[2].GetReplicaStateAsync())!.State.Endpoints.Count);
+
+        await c.Accept(new DeleteEndpoint(third.Id));
+        await Eventually(() => !c[2].Snapshots.Current.TryGetNetwork(5001, out _) && c[2].GetReplicaStateAsync().Result!.State.Endpoints.IsEmpty,
+            TimeSpan.FromSeconds(10), "node-3 lets blue go with its last endpoint");
+    }
+
     [Fact]
     public async Task A_moved_endpoint_converges_everywhere_with_a_higher_sequence_and_leaves_its_old_node()
     {
