@@ -87,7 +87,11 @@ public sealed class CrossNodeViewTests(ITestOutputHelper output) : IAsyncLifetim
         var l2 = (await api.Create("/api/v1/networks", new { name = $"xnode-{l2Vni}", vni = l2Vni, kind = "l2" }))["id"]!.GetValue<string>();
         var endpoints = new List<JsonNode>();
         for (int i = 0; i < Nodes; i++)
+        {
             endpoints.Add(await api.Create("/api/v1/endpoints", new { name = $"vm-{i + 1}", network = id, node = Name(i), port = new { kind = "guest" } }));
+            // A node holds the networks it has endpoints in (conditional monitoring): one idle guest in the l2 network too.
+            await api.Create("/api/v1/endpoints", new { name = $"l2-{i + 1}", network = l2, node = Name(i), port = new { kind = "guest" } });
+        }
         for (int i = 0; i < Nodes; i++)
         {
             var rt = _runtimes[i];

@@ -33,7 +33,9 @@ public sealed class MinorityNodeTests
             await app.StartAsync();
             using var api = new Api(new HttpClient { BaseAddress = new Uri(app.Url()), Timeout = TimeSpan.FromSeconds(30) }, "t");
             await HttpNodeFixture.Eventually(() => Task.FromResult(runtime.Members().Count(m => m.Status == "up") == 3), TimeSpan.FromSeconds(30), "three members up");
-            await api.Create("/api/v1/networks", new { name = "blue", vni = 61, kind = "l2" });
+            var blue = (await api.Create("/api/v1/networks", new { name = "blue", vni = 61, kind = "l2" }))["id"]!.GetValue<string>();
+            // A node's replica holds the networks it has endpoints in (conditional monitoring).
+            await api.Create("/api/v1/endpoints", new { name = "vm", network = blue, node = "m-1", port = new { kind = "guest" } });
             await HttpNodeFixture.Eventually(async () => (await runtime.GetReplicaAsync())?.Networks.Count == 1, TimeSpan.FromSeconds(10), "replica has blue");
 
             foreach (var p in peers) await p.System.Terminate();
@@ -53,7 +55,7 @@ public sealed class MinorityNodeTests
             var read = await api.Get("/api/v1/networks");
             Assert.Equal(HttpStatusCode.OK, read.Status);
             Assert.Equal(["blue"], read.Body.AsArray().Select(n => n!["name"]!.GetValue<string>()).ToArray());
-            Assert.StartsWith("replica; revision=1; reason=minority-partition", string.Join(",", read.Response.Headers.GetValues(FabricApi.ReadSourceHeader)));
+            Assert.StartsWith("replica; revision=2; reason=minority-partition", string.Join(",", read.Response.Headers.GetValues(FabricApi.ReadSourceHeader)));
             Console.WriteLine($"minority write refused over HTTP in {took.TotalMilliseconds:F0} ms");
         }
         finally

@@ -42,7 +42,11 @@ public sealed class StoreOutageTests
 
             string[] accepted = ["a1", "a2", "a3"];
             for (int i = 0; i < accepted.Length; i++)
-                await api.Create("/api/v1/networks", new { name = accepted[i], vni = 100 + i, kind = "l2" });
+            {
+                var id = (await api.Create("/api/v1/networks", new { name = accepted[i], vni = 100 + i, kind = "l2" }))["id"]!.GetValue<string>();
+                // A node's replica holds the networks it has endpoints in (conditional monitoring): one here in each.
+                await api.Create("/api/v1/endpoints", new { name = $"vm-{i}", network = id, node = "store-1", port = new { kind = "guest" } });
+            }
 
             await pg.StopAsync();
             var times = new List<double>();
