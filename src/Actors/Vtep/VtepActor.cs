@@ -73,6 +73,9 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     // Ports kept here after their endpoint moved away whose release was asked (the new place is announced).
     private readonly HashSet<string> _released = new(StringComparer.Ordinal);
     private bool _dirty;
+    // The snapshot the dataplane forwards with (as last told), and gratuitous ARPs waiting for it to deliver to their MAC.
+    private ForwardingSnapshot? _live;
+    private readonly Dictionary<MacAddress, (Location Location, Ipv4Address Ip, long At)> _gratuitous = new();
     private bool _rebuildQueued;
 
     /// <summary>How many times this actor built its VNI's forwarding state (tests check that work follows changes).</summary>
@@ -117,7 +120,12 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         Receive<Resubscribe>(_ => SubscribeVrfs());
         Receive<MembersUpdated>(m => { _members = m.Members; Changed(); });
         Receive<LocalPortsChanged>(p => { _ports = p.Ports; _announced.Clear(); Changed(); });
-        Receive<NetworkStateInstalled>(i => AnnounceLocal(i.Snapshot));
+        Receive<NetworkStateInstalled>(i =>
+        {
+            _live = i.Snapshot;
+            AnnounceLocal(i.Snapshot);
+            AnnounceGratuitous(i.Snapshot);
+        });
         Receive<LocationsChanged>(l => { if (l.Vni == _vni) { _gossip = l.Locations; Changed(); } });
         Receive<DataplaneEvents>(e => { foreach (var ev in e.Events) OnEvent(ev); });
         Receive<Rebuild>(_ => { _rebuildQueued = false; if (_dirty) Publish(); });
@@ -206,6 +214,28 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// Announces the gratuitous ARPs seen on local ports whose MAC the live snapshot delivers at that port; the directory
+    /// raises the mobility sequence when it moved here. Older than 10 s and still not delivered: dropped.
+    /// </summary>
+    private void AnnounceGratuitous(ForwardingSnapshot live)
+    {
+        if (_gratuitous.Count == 0 || !live.TryGetNetwork(_vni, out var net)) return;
+        var now = Environment.TickCount64;
+        foreach (var (mac, (location, ip, at)) in _gratuitous.ToArray())
+        {
+            if (net.Fdb.TryGet(mac, out var entry) && entry.Location == location)
+            {
+                _gratuitous.Remove(mac);
+                var current = _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, mac), out var known) ? known.Seq : 0;
+                var moved = known is not null && known.Vtep != _self.Vtep;
+                _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, mac, ip, _self.Vtep, _self.Name,
+                    moved ? current + 1 : current, LocationOrigin.GratuitousArp)));
+            }
+            else if (now - at > 10_000) _gratuitous.Remove(mac);
+        }
+    }
+
     private void OnEvent(in DataplaneEvent ev)
     {
         switch (ev.Kind)
@@ -219,11 +249,17 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                     _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, default, _self.Vtep, _self.Name, 0, LocationOrigin.Learned)));
                 break;
             case DataplaneEventKind.GratuitousArp when ev.Location.IsLocal:
-                // The owner announces itself here (a move or takeover): the directory raises the sequence if it moved.
-                var current = _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, ev.Mac), out var known) ? known.Seq : 0;
-                var moved = known is not null && known.Vtep != _self.Vtep;
-                _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, ev.Ip, _self.Vtep, _self.Name,
-                    moved ? current + 1 : current, LocationOrigin.GratuitousArp)));
+                // The owner announces itself here (a move or takeover), but only once a live snapshot delivers to it at
+                // that port: a guest's announcement can reach the dataplane before this VNI's state holds it (its port
+                // installed, its entry not yet rebuilt), and peers that followed it then would lose frames. In an l2
+                // network the announcement is also where the MAC is learned.
+                if (_config?.Network.Network.Kind == IntentKind.L2)
+                {
+                    var learned = _learned.Learn(ev.Mac, ev.Location, Environment.TickCount64);
+                    if (learned is FdbUpdate.Added or FdbUpdate.Moved) Changed();
+                }
+                _gratuitous[ev.Mac] = (ev.Location, ev.Ip, Environment.TickCount64);
+                if (_live is not null) AnnounceGratuitous(_live);
                 break;
             case DataplaneEventKind.AddressConflict:
                 var alarm = new AddressConflictAlarm(_vni, ev.Ip, ev.Mac, ev.OtherMac, _self.Name, DateTimeOffset.UtcNow);

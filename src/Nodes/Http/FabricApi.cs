@@ -69,14 +69,18 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
     {
         var all = new List<NetworkView>();
         string? after = null;
+        var singleton = false;
         ReplicaView? pinned = null; // once a page came from the replica, the rest does too: no timeout per page
         do
         {
             var query = new ListNetworks(after);
             var page = pinned is not null
                 ? (NetworkPage)pinned.State.Answer(query, pinned.Revision)
-                : await ReadAsync(query, r => (NetworkPage)(pinned = r).State.Answer(query, r.Revision), ct, held: true);
+                : singleton
+                    ? await runtime.QueryAsync<NetworkPage>(query, ct) // the singleton answered before: never a mix of sources
+                    : await ReadAsync(query, r => (NetworkPage)(pinned = r).State.Answer(query, r.Revision), ct, held: true);
             all.AddRange(page.Networks);
+            singleton = pinned is null;
             after = page.Next;
         } while (after is not null);
         return all;
@@ -92,16 +96,23 @@ internal sealed class FabricApi(FabricRuntime runtime, IHttpContextAccessor http
     {
         var all = new List<Endpoint>();
         string? afterNetwork = null, afterEndpoint = null;
+        var singleton = false;
         ReplicaView? pinned = null; // once a page came from the replica, the rest does too: no timeout per page
         do
         {
             var query = new ListEndpoints(network, node, afterNetwork, afterEndpoint);
             var page = pinned is not null
                 ? (EndpointPage)pinned.State.Answer(query, pinned.Revision)
-                : await ReadAsync(query, r =>
+                : singleton
+                    // The singleton answered the first page: the rest come from it too (with the node's whole ask timeout)
+                    // or the read is 503; a list half from the singleton and half from a replica of held networks would
+                    // silently lack endpoints.
+                    ? await runtime.QueryAsync<EndpointPage>(query, ct)
+                    : await ReadAsync(query, r =>
                     network is not null && !r.State.Networks.ContainsKey(network) ? null : (EndpointPage)(pinned = r).State.Answer(query, r.Revision),
                     ct, held: network is null);
             all.AddRange(page.Endpoints);
+            singleton = pinned is null;
             (afterNetwork, afterEndpoint) = (page.NextNetwork, page.NextEndpoint);
         } while (afterNetwork is not null);
         return all;
