@@ -249,17 +249,24 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                     _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, default, _self.Vtep, _self.Name, 0, LocationOrigin.Learned)));
                 break;
             case DataplaneEventKind.GratuitousArp when ev.Location.IsLocal:
-                // The owner announces itself here (a move or takeover), but only once a live snapshot delivers to it at
-                // that port: a guest's announcement can reach the dataplane before this VNI's state holds it (its port
-                // installed, its entry not yet rebuilt), and peers that followed it then would lose frames. In an l2
-                // network the announcement is also where the MAC is learned.
-                if (_config?.Network.Network.Kind == IntentKind.L2)
+                // The owner announces itself here (a move or takeover). A configured endpoint's announcement waits until a
+                // live snapshot delivers to it at that port: a guest's announcement can reach the dataplane before this
+                // VNI's state holds it (its port installed, its entry not yet rebuilt), and peers that followed it then
+                // would lose frames.
+                // Only an endpoint the configuration places here has a local entry that its port and the configuration
+                // make (so waiting for it is safe); any other MAC (learned behind a port, a VM the fabric does not know)
+                // becomes local here only through this very announcement, so it is announced at once, as before.
+                if (_config is not null && _config.Network.Endpoints.ByMac.TryGetValue(ev.Mac, out var id)
+                    && _config.State.Endpoints.TryGetValue(id, out var configured) && configured.Node == _self.Name)
                 {
-                    var learned = _learned.Learn(ev.Mac, ev.Location, Environment.TickCount64);
-                    if (learned is FdbUpdate.Added or FdbUpdate.Moved) Changed();
+                    _gratuitous[ev.Mac] = (ev.Location, ev.Ip, Environment.TickCount64);
+                    if (_live is not null) AnnounceGratuitous(_live);
+                    break;
                 }
-                _gratuitous[ev.Mac] = (ev.Location, ev.Ip, Environment.TickCount64);
-                if (_live is not null) AnnounceGratuitous(_live);
+                var current = _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, ev.Mac), out var known) ? known.Seq : 0;
+                var moved = known is not null && known.Vtep != _self.Vtep;
+                _locations.Tell(new AnnounceLocation(new EndpointLocation(_vni, ev.Mac, ev.Ip, _self.Vtep, _self.Name,
+                    moved ? current + 1 : current, LocationOrigin.GratuitousArp)));
                 break;
             case DataplaneEventKind.AddressConflict:
                 var alarm = new AddressConflictAlarm(_vni, ev.Ip, ev.Mac, ev.OtherMac, _self.Name, DateTimeOffset.UtcNow);
