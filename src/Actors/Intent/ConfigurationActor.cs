@@ -71,12 +71,8 @@ public sealed record ConfigurationSnapshot(long NextNetwork, long NextSubnet, lo
     {
         var listing = ConfigurationListing.Of(state, 0);
         return new ConfigurationSnapshot(state.NextNetwork, state.NextSubnet, state.NextEndpoint,
-            listing.Networks.Select(n => n with
-            {
-                Subnets = n.Subnets.ToArray(),
-                RouteTables = n.RouteTables.Select(t => t with { Routes = t.Routes.ToArray() }).ToArray(),
-                ExternalVteps = n.ExternalVteps.ToArray(),
-            }).ToArray(), listing.Endpoints.ToArray());
+            // The listing's views already hold plain arrays (FabricConfiguration.ViewOf), which Hyperion writes as they are.
+            listing.Networks.ToArray(), listing.Endpoints.ToArray());
     }
 
     public FabricConfiguration ToConfiguration()

@@ -6,7 +6,32 @@ namespace Fabric.Actors.Intent;
 // gateway, the new move sequence), so replaying applies them without deciding anything again and
 // reproduces the configuration byte for byte.
 
-public abstract record ConfigurationEvent : IFabricMessage;
+public abstract record ConfigurationEvent : IFabricMessage
+{
+    /// <summary>
+    /// The network the event concerns. An endpoint moved or deleted names only its id: <paramref name="endpointNetwork"/>
+    /// finds its network (the caller knows which state to look in).
+    /// </summary>
+    public static string? NetworkOf(ConfigurationEvent e, Func<string, string?> endpointNetwork) => e switch
+    {
+        NetworkCreated x => x.Network.Id,
+        NetworkDeleted x => x.NetworkId,
+        NetworkReleased x => x.NetworkId,
+        SubnetCreated x => x.NetworkId,
+        SubnetDeleted x => x.NetworkId,
+        SubnetRouteTableBound x => x.NetworkId,
+        RouteTableCreated x => x.NetworkId,
+        RouteTableDeleted x => x.NetworkId,
+        RouteAdded x => x.NetworkId,
+        RouteRemoved x => x.NetworkId,
+        ExternalVtepAdded x => x.NetworkId,
+        ExternalVtepRemoved x => x.NetworkId,
+        EndpointCreated x => x.Endpoint.Network,
+        EndpointMoved x => endpointNetwork(x.EndpointId),
+        EndpointDeleted x => endpointNetwork(x.EndpointId),
+        _ => null,
+    };
+}
 
 /// <summary>A network was created, with its implicit route table "main".</summary>
 public sealed record NetworkCreated(Network Network) : ConfigurationEvent;

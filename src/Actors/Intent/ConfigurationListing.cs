@@ -38,15 +38,7 @@ public sealed record ConfigurationListing(long Revision, IReadOnlyList<NetworkVi
     {
         var networks = state.Networks.Values
             .OrderBy(n => n.Network.Id, EntityIds.Order)
-            .Select(n => new NetworkView(
-                n.Network.Id, n.Network.Name, n.Network.Vni, n.Network.Kind, n.Network.Cidr,
-                n.Subnets.Values.OrderBy(s => s.Id, EntityIds.Order).ToArray(),
-                n.RouteTables
-                    .OrderBy(t => t.Key, StringComparer.Ordinal)
-                    .Select(t => new RouteTableView(t.Key, t.Value.Values
-                        .OrderBy(r => r.Destination.Network).ThenBy(r => r.Destination.Length).ToArray()))
-                    .ToArray(),
-                n.ExternalVteps.OrderBy(v => v.Address).ThenBy(v => v.Port).ToArray()))
+            .Select(FabricConfiguration.ViewOf)
             .ToArray();
         var endpoints = state.Endpoints.Values.OrderBy(e => e.Id, EntityIds.Order).ToArray();
         return new ConfigurationListing(revision, networks, endpoints);

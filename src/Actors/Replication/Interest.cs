@@ -45,25 +45,10 @@ public static class Interest
     }
 
     /// <summary>The network an event concerns, read in <paramref name="before"/> for endpoints it removes or moves.</summary>
-    public static string? NetworkOf(ConfigurationEvent e, FabricConfiguration before, FabricConfiguration after) => e switch
-    {
-        NetworkCreated x => x.Network.Id,
-        NetworkDeleted x => x.NetworkId,
-        NetworkReleased x => x.NetworkId,
-        SubnetCreated x => x.NetworkId,
-        SubnetDeleted x => x.NetworkId,
-        SubnetRouteTableBound x => x.NetworkId,
-        RouteTableCreated x => x.NetworkId,
-        RouteTableDeleted x => x.NetworkId,
-        RouteAdded x => x.NetworkId,
-        RouteRemoved x => x.NetworkId,
-        ExternalVtepAdded x => x.NetworkId,
-        ExternalVtepRemoved x => x.NetworkId,
-        EndpointCreated x => x.Endpoint.Network,
-        EndpointMoved x => (after.Endpoints.GetValueOrDefault(x.EndpointId) ?? before.Endpoints.GetValueOrDefault(x.EndpointId))?.Network,
-        EndpointDeleted x => before.Endpoints.GetValueOrDefault(x.EndpointId)?.Network,
-        _ => null,
-    };
+    public static string? NetworkOf(ConfigurationEvent e, FabricConfiguration before, FabricConfiguration after)
+        => ConfigurationEvent.NetworkOf(e, id => e is EndpointDeleted
+            ? before.Endpoints.GetValueOrDefault(id)?.Network
+            : (after.Endpoints.GetValueOrDefault(id) ?? before.Endpoints.GetValueOrDefault(id))?.Network);
 
     /// <summary>The nodes whose own networks an event may change (an endpoint's node before and after).</summary>
     public static void NodesOf(ConfigurationEvent e, FabricConfiguration before, ICollection<string> into)

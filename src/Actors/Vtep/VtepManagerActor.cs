@@ -174,25 +174,8 @@ public sealed class VtepManagerActor : ReceiveActor
     }
 
     /// <summary>The network an event concerns; an endpoint deleted or moved is looked up now, before, or in this batch.</summary>
-    private string? NetworkOf(ConfigurationEvent e, FabricConfiguration state, Dictionary<string, string>? created) => e switch
-    {
-        NetworkCreated x => x.Network.Id,
-        NetworkDeleted x => x.NetworkId,
-        NetworkReleased x => x.NetworkId,
-        SubnetCreated x => x.NetworkId,
-        SubnetDeleted x => x.NetworkId,
-        SubnetRouteTableBound x => x.NetworkId,
-        RouteTableCreated x => x.NetworkId,
-        RouteTableDeleted x => x.NetworkId,
-        RouteAdded x => x.NetworkId,
-        RouteRemoved x => x.NetworkId,
-        ExternalVtepAdded x => x.NetworkId,
-        ExternalVtepRemoved x => x.NetworkId,
-        EndpointCreated x => x.Endpoint.Network,
-        EndpointMoved x => EndpointNetwork(x.EndpointId, state, created),
-        EndpointDeleted x => EndpointNetwork(x.EndpointId, state, created),
-        _ => null,
-    };
+    private string? NetworkOf(ConfigurationEvent e, FabricConfiguration state, Dictionary<string, string>? created)
+        => ConfigurationEvent.NetworkOf(e, id => EndpointNetwork(id, state, created));
 
     private string? EndpointNetwork(string id, FabricConfiguration state, Dictionary<string, string>? created)
         => state.Endpoints.TryGetValue(id, out var e) ? e.Network
