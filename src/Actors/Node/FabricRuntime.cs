@@ -134,7 +134,7 @@ public sealed class FabricRuntime : IAsyncDisposable
             ClusterSingletonProxySettings.Create(system).WithBufferSize(1000)), "configuration-proxy");
 
         var fdbCapacity = dp?.GetInt("fdb-capacity", 16384) ?? 16384;
-        var locations = system.ActorOf(LocationDirectoryActor.Props(), "locations");
+        var locations = system.ActorOf(LocationDirectoryActor.Props(VniLocationsActor.StartRegion(system)), "locations");
         var publisher = system.ActorOf(SnapshotPublisherActor.Props(holder, self.Vtep), "snapshot");
         // Route tables: one sharded entity per table, owned by one node at a time.
         var vrfs = ClusterSharding.Get(system).Start(VrfActor.TypeName, id => VrfActor.Props(id),

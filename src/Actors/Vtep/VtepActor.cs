@@ -73,6 +73,10 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     // Ports kept here after their endpoint moved away whose release was asked (the new place is announced).
     private readonly HashSet<string> _released = new(StringComparer.Ordinal);
     private bool _dirty;
+    // Each configured endpoint's node and move sequence at the last build, and those moved by the configuration whose
+    // new node has not announced them yet, with the node they left (see Build).
+    private Dictionary<string, (string Node, long Seq)> _placed = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _movedFrom = new(StringComparer.Ordinal);
     // The snapshot the dataplane forwards with (as last told), and gratuitous ARPs waiting for it to deliver to their MAC.
     private ForwardingSnapshot? _live;
     private readonly Dictionary<MacAddress, (Location Location, Ipv4Address Ip, long At)> _gratuitous = new();
@@ -326,10 +330,17 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         }
 
         var configured = new HashSet<ulong>();
+        var placed = new Dictionary<string, (string Node, long Seq)>(StringComparer.Ordinal);
+        var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in c.Endpoints)
         {
             configured.Add(e.Mac.Value);
             var ip = e.Ip ?? default;
+            // Where the configuration had it before its last move, kept until the new node announces it: the old node
+            // keeps delivering until then (make-before-break), even when its own announcement never reached us.
+            placed[e.Id] = (e.Node, e.MoveSeq);
+            if (_placed.TryGetValue(e.Id, out var was) && was.Node != e.Node && was.Seq < e.MoveSeq) movedFrom[e.Id] = was.Node;
+            else if (_movedFrom.TryGetValue(e.Id, out var from) && (!_placed.TryGetValue(e.Id, out was) || was.Seq == e.MoveSeq)) movedFrom[e.Id] = from;
             if (e.Node == _self.Name)
             {
                 if (_ports.TryGetValue(e.Id, out var port))
@@ -351,6 +362,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             // Remote: gossip wins when it is at least as new as the configuration (a GARP-announced move).
             if (g is not null && g.Seq >= e.MoveSeq && _members.ContainsKey(g.Node))
             {
+                movedFrom.Remove(e.Id);
                 if (g.Vtep != _self.Vtep) { b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq); b.Member(g.Vtep); }
             }
             // Moved by the configuration but not yet announced by its new node (which announces only once it
@@ -359,6 +371,13 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             {
                 b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq);
                 b.Member(g.Vtep);
+            }
+            // Moved by the configuration, its new node not yet announced and the old one's announcement not (yet) here:
+            // steer to the old node, which keeps b's port until the new node has announced it.
+            else if (movedFrom.TryGetValue(e.Id, out var oldNode) && oldNode != _self.Name && _members.TryGetValue(oldNode, out var oldHost))
+            {
+                b.Endpoint(e.Mac, ip, Location.Remote(oldHost.Vtep), EntrySource.Gossip, Math.Max(0, e.MoveSeq - 1));
+                b.Member(oldHost.Vtep);
             }
             else if (_members.TryGetValue(e.Node, out var host))
             {
@@ -376,6 +395,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         }
         foreach (var p in _ports.Values) b.LocalPort(p.Id);
         _released.IntersectWith(_ports.Keys);
+        _placed = placed;
+        _movedFrom = movedFrom;
         return b.Build(_learned.Entries);
     }
 }

@@ -22,7 +22,7 @@ public sealed class LocationDirectoryTests() : TestKit(Vtep.ConsumerFixtures.Clu
     {
         var cluster = Akka.Cluster.Cluster.Get(Sys);
         await cluster.JoinAsync(cluster.SelfAddress);
-        return Sys.ActorOf(LocationDirectoryActor.Props(), "locations");
+        return Sys.ActorOf(LocationDirectoryActor.Props(VniLocationsActor.StartRegion(Sys)), "locations");
     }
 
     [Fact]

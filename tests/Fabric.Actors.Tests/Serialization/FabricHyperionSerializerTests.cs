@@ -119,6 +119,11 @@ public sealed class FabricHyperionSerializerTests(SerializationFixture fixture) 
             new LocationsChanged(5001, ImmutableDictionary<string, EndpointLocation>.Empty.Add(location.Key, location)),
             new LocationRefused(location, "frozen"), new GetLocations(5001), GetLocations.Followed, GetMobilityAlarms.Instance, new ClearMobilityFreeze(5001, Mac),
             new DuplicateMacAlarm(5001, Mac, 6, TimeSpan.FromSeconds(180), new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero), "node-2"),
+            // the sharded VNI directories and what they push to the nodes that follow a VNI
+            new VniWithdraw(5001, Mac), new VniWithdrawNode(5001, "node-3"),
+            new VniClearFreeze(5001, Mac), new VniGet(5001), new VniLocationsSnapshot(5001, 7, new[] { location }),
+            new VniLocationsDelta(5001, 7, 3, new[] { location }, new[] { location.Key },
+                new[] { new DuplicateMacAlarm(5001, Mac, 6, TimeSpan.FromSeconds(180), new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero), "node-2") }),
             new AddressConflictAlarm(5001, Ipv4Address.Parse("10.0.0.9"), Mac, MacAddress.Parse("02:00:00:00:00:09"), "node-2",
                 new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero)),
         ];
@@ -182,6 +187,13 @@ public sealed class FabricHyperionSerializerTests(SerializationFixture fixture) 
         Assert.Equal(actor, back.Subscriber);
         var gone = (UnsubscribeLocations)Sys.Serialization.Deserialize(Fabric.ToBinary(new UnsubscribeLocations(5001, actor)), FabricHyperionSerializer.SerializerId, "");
         Assert.Equal(actor, gone.Subscriber);
+        var location = new EndpointLocation(5001, Mac, Ipv4Address.Parse("10.0.0.1"), Underlay, "node-1", 3, LocationOrigin.Learned);
+        var subscribe = (VniSubscribe)Sys.Serialization.Deserialize(Fabric.ToBinary(new VniSubscribe(5001, actor, 42, [location])), FabricHyperionSerializer.SerializerId, "");
+        Assert.Equal((actor, 42L, location), (subscribe.Directory, subscribe.NodeUid, subscribe.Locals.Single()));
+        var announce = (VniAnnounce)Sys.Serialization.Deserialize(Fabric.ToBinary(new VniAnnounce(5001, location, 42, actor)), FabricHyperionSerializer.SerializerId, "");
+        Assert.Equal((actor, location), (announce.ReplyTo, announce.Location));
+        var unsubscribe = (VniUnsubscribe)Sys.Serialization.Deserialize(Fabric.ToBinary(new VniUnsubscribe(5001, actor)), FabricHyperionSerializer.SerializerId, "");
+        Assert.Equal(actor, unsubscribe.Directory);
     }
 
     [Fact]
