@@ -1,7 +1,6 @@
 using System.Diagnostics;
+using System.Collections.Immutable;
 using System.Globalization;
-using Akka.Cluster;
-using Akka.DistributedData;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Locations;
 using Fabric.Dataplane.Counters;
@@ -80,21 +79,41 @@ public static class MemoryHarness
             idle.Add(Idle(n, m, local, ports, idleSeconds));
             ports = null;
 
-            // The endpoint locations as one DData LWWDictionary with N entries (what the directory replicates).
-            var self = new UniqueAddress(new Akka.Actor.Address("akka.tcp", "fabric", "127.0.0.1", 4050), 1);
-            var (dict, dictBytes) = Retained(() =>
+            // The endpoint locations as a node holds them: its followers' maps (one immutable map per VNI, what the VTEP
+            // actors read) and, where sharding placed a VNI's entity, that entity's table; here both for every VNI.
+            var (follower, followerBytes) = Retained(() =>
             {
-                var d = LWWDictionary<string, EndpointLocation>.Empty;
+                var maps = new Dictionary<int, ImmutableDictionary<string, EndpointLocation>>();
                 foreach (var e in endpoints)
                 {
-                    var k = int.Parse(e.Node.AsSpan(5), CultureInfo.InvariantCulture) - 1;
-                    var loc = new EndpointLocation(vniOf[e.Network], e.Mac, e.Ip ?? default, Vteps[k], e.Node, 0, LocationOrigin.Config);
-                    d = d.SetItem(self, loc.Key, loc);
+                    var loc = LocationOf(e);
+                    maps[loc.Vni] = (maps.TryGetValue(loc.Vni, out var m0) ? m0 : ImmutableDictionary.Create<string, EndpointLocation>(StringComparer.Ordinal))
+                        .SetItem(loc.Key, loc);
                 }
-                return d;
+                return maps;
             });
-            Row("locations: DData LWWDictionary<string, EndpointLocation>", -1, dictBytes, n);
-            GC.KeepAlive(dict);
+            Row("locations: followers' maps (ImmutableDictionary per VNI)", -1, followerBytes, n);
+            GC.KeepAlive(follower);
+            var (entity, entityBytes) = Retained(() =>
+            {
+                var tables = new Dictionary<int, (Dictionary<string, EndpointLocation>, Dictionary<string, long>)>();
+                foreach (var e in endpoints)
+                {
+                    var loc = LocationOf(e);
+                    if (!tables.TryGetValue(loc.Vni, out var t)) tables[loc.Vni] = t = (new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+                    t.Item1[loc.Key] = loc;
+                    t.Item2[loc.Key] = 1;
+                }
+                return tables;
+            });
+            Row("locations: VNI entities' tables (entries + owner)", -1, entityBytes, n);
+            GC.KeepAlive(entity);
+
+            EndpointLocation LocationOf(Endpoint e)
+            {
+                var k = int.Parse(e.Node.AsSpan(5), CultureInfo.InvariantCulture) - 1;
+                return new EndpointLocation(vniOf[e.Network], e.Mac, e.Ip ?? default, Vteps[k], e.Node, 0, LocationOrigin.Config);
+            }
         }
         Console.WriteLine();
         Console.WriteLine("| N endpoints | M networks | install of 1 changed network + 1 port: whole composition (before) | allocated | incremental (now) | allocated |");
