@@ -52,6 +52,7 @@ public class TapNamespaceTests(ITestOutputHelper output)
         var vmMac = vm.Json!["mac"]!.GetValue<string>();
 
         await UsableFromRootAsync(vmNs, vmIp);
+        await ListedWithoutComplaintAsync();
 
         var there = await ChaosCluster.WaitUntilAsync(async () => (await Shell.InNamespace(vmNs, TimeSpan.FromSeconds(5), "ping", "-n", "-c", "1", "-W", "1", kernelIp)).ExitCode == 0,
             Settle, $"{vmNs} pings the kernel host {kernelIp}", 200);
@@ -99,6 +100,7 @@ public class TapNamespaceTests(ITestOutputHelper output)
             vms.Add((ns, ip));
         }
         foreach (var (ns, ip) in vms) await UsableFromRootAsync(ns, ip, prefix: 24);
+        await ListedWithoutComplaintAsync();
 
         foreach (var (from, to) in new[] { (vms[0], vms[1]), (vms[1], vms[0]) })
         {
@@ -110,8 +112,8 @@ public class TapNamespaceTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The node made the namespace and put the TAP in it with its address: seen from the root namespace, by
-    /// <c>ip netns list</c> without complaint and by <c>ip netns exec</c>.
+    /// The node made the namespace and put the TAP in it with its address: seen from the root namespace by
+    /// <c>ip netns exec</c> (a namespace mounted where only the node sees it fails here: "Invalid argument").
     /// </summary>
     private async Task UsableFromRootAsync(string ns, string ip, int prefix = 24)
     {
@@ -129,9 +131,19 @@ public class TapNamespaceTests(ITestOutputHelper output)
             var list = await Shell.Ip("netns", "list");
             throw new Xunit.Sdk.XunitException($"{e.Message}\nlast answer ({last?.ExitCode}): {last?.Output}{last?.Error}\n`ip netns list`: {list.Output}{list.Error}");
         }
-        var listed = await Shell.Ip("netns", "list");
-        Assert.DoesNotContain("invalid", listed.Output + listed.Error, StringComparison.OrdinalIgnoreCase);
         output.WriteLine($"{ns} usable from the root namespace with {ip}/{prefix}");
+    }
+
+    /// <summary>
+    /// <c>ip netns list</c> in the root namespace complains of no namespace. Only once every namespace of the case is
+    /// made: <c>ip netns add</c> creates the file in /run/netns before it bind-mounts the namespace on it, and a list
+    /// taken meanwhile says "Peer netns reference is invalid" of that one (a node still making the other VM's).
+    /// </summary>
+    private async Task ListedWithoutComplaintAsync()
+    {
+        var listed = await Shell.Ip("netns", "list");
+        Assert.True(listed.ExitCode == 0 && !(listed.Output + listed.Error).Contains("invalid", StringComparison.OrdinalIgnoreCase),
+            $"`ip netns list` ({listed.ExitCode}): {listed.Output}{listed.Error}");
     }
 
     private static async Task<Shell.Result> Must(string tool, params string[] args)

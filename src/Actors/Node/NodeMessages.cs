@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Akka.Actor;
 using Fabric.Actors.Intent;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Tables;
@@ -52,8 +53,11 @@ public sealed record LocalPortsChanged(ImmutableDictionary<string, PortState> Po
 /// <summary>A VTEP actor built new forwarding state for its VNI.</summary>
 public sealed record NetworkStateBuilt(int Vni, NetworkState State);
 
-/// <summary>A VNI is no longer served here.</summary>
-public sealed record NetworkStateRemoved(int Vni);
+/// <summary>
+/// A VNI is no longer served here. <paramref name="Stopped"/>: the builder its manager stopped, named because a state
+/// it was building when told to stop can arrive after this: the publisher ignores everything it sends from now on.
+/// </summary>
+public sealed record NetworkStateRemoved(int Vni, IActorRef? Stopped = null);
 
 /// <summary>Events the dataplane raised for one VNI, drained from its ring.</summary>
 public sealed record DataplaneEvents(int Vni, DataplaneEvent[] Events);

@@ -39,6 +39,9 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
     // The latest state of each VNI, and who built it: they are told when it is live.
     private readonly Dictionary<int, NetworkState> _networks = new();
     private readonly Dictionary<int, IActorRef> _builders = new();
+    // Builders their manager stopped, until they have terminated: what they send meanwhile (a state built while the
+    // stop was on its way) is stale and must not bring a released VNI back into the snapshot.
+    private readonly HashSet<IActorRef> _stopped = new();
     private readonly HashSet<int> _unacknowledged = new();
     // The local ports as last told, by endpoint id, and the port ids of each VNI (a port waits in the snapshot for its
     // network's state; it leaves with it).
@@ -61,6 +64,7 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
         _live = ForwardingSnapshot.Create(localVtep, [], [], 0);
         Receive<NetworkStateBuilt>(b =>
         {
+            if (_stopped.Contains(Sender)) return;
             _networks[b.Vni] = b.State;
             _builders[b.Vni] = Sender;
             _unacknowledged.Add(b.Vni);
@@ -69,6 +73,9 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
         });
         Receive<NetworkStateRemoved>(r =>
         {
+            if (r.Stopped is { } stopped && _stopped.Add(stopped)) Context.Watch(stopped);
+            // A newer builder of the VNI may have built already: its state stays.
+            if (r.Stopped is not null && _builders.TryGetValue(r.Vni, out var current) && !current.Equals(r.Stopped)) return;
             _builders.Remove(r.Vni);
             _unacknowledged.Remove(r.Vni);
             if (!_networks.Remove(r.Vni)) return;
@@ -91,6 +98,8 @@ public sealed class SnapshotPublisherActor : ReceiveActor, IWithTimers
             }
             Install();
         });
+        // Its last message is in the mailbox before this (Terminated is queued behind what the actor sent).
+        Receive<Terminated>(t => _stopped.Remove(t.ActorRef));
         Receive<InstallNow>(_ => { _installQueued = false; Publish(); });
     }
 

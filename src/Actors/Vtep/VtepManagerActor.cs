@@ -253,8 +253,9 @@ public sealed class VtepManagerActor : ReceiveActor
         _lingering.Remove(vni);
         _configs.Remove(vni);
         Context.Stop(vtep);
-        // Said here, not by the stopping actor: a new VTEP actor of the VNI may build before that one has stopped.
-        _publisher.Tell(new NetworkStateRemoved(vni));
+        // Said here, not by the stopping actor: a new VTEP actor of the VNI may build before that one has stopped. It is
+        // named: a state it was building as the stop came may reach the publisher after this, and must be ignored.
+        _publisher.Tell(new NetworkStateRemoved(vni, vtep));
     }
 }
 

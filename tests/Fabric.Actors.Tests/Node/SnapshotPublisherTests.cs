@@ -81,6 +81,45 @@ public sealed class SnapshotPublisherTests : TestKit
     }
 
     /// <summary>
+    /// Regression (the cluster test of a node letting a network go, flaky under load): the VTEP manager stops a VNI's
+    /// actor and says the VNI is removed, while that actor, mid-rebuild, sends one more state. Arriving after the
+    /// removal, it brought the released network back into the snapshot for good. A stopped builder's states are
+    /// ignored; a new builder of the same VNI is heard.
+    /// </summary>
+    [Fact]
+    public void A_state_a_stopped_builder_sent_after_the_removal_does_not_bring_its_network_back()
+    {
+        var holder = new SnapshotHolder();
+        var publisher = Sys.ActorOf(SnapshotPublisherActor.Props(holder, Self));
+        var old = CreateTestProbe();
+        publisher.Tell(new NetworkStateBuilt(7001, State(7001, "old")), old.Ref);
+        old.ExpectMsg<NetworkStateInstalled>();
+
+        publisher.Tell(new NetworkStateRemoved(7001, old.Ref));
+        publisher.Tell(new NetworkStateBuilt(7001, State(7001, "stale")), old.Ref);
+        // Something else installed after both: the publisher has handled them.
+        var other = CreateTestProbe();
+        publisher.Tell(new NetworkStateBuilt(7002, State(7002)), other.Ref);
+        var ack = other.ExpectMsg<NetworkStateInstalled>();
+        Assert.False(ack.Snapshot.TryGetNetwork(7001, out var back), $"VNI 7001 is back in the snapshot: {back?.Name}");
+        Assert.False(holder.Current.TryGetNetwork(7001, out _));
+        old.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        // The VNI comes back here with a new builder: that one is heard.
+        var next = CreateTestProbe();
+        var fresh = State(7001, "new");
+        publisher.Tell(new NetworkStateBuilt(7001, fresh), next.Ref);
+        Assert.True(next.ExpectMsg<NetworkStateInstalled>().Snapshot.TryGetNetwork(7001, out var installed));
+        Assert.Same(fresh, installed);
+
+        // The old builder's removal, arriving late, does not take the new builder's state away.
+        publisher.Tell(new NetworkStateRemoved(7001, old.Ref));
+        publisher.Tell(new NetworkStateBuilt(7003, State(7003)), other.Ref);
+        Assert.True(other.ExpectMsg<NetworkStateInstalled>().Snapshot.TryGetNetwork(7001, out installed));
+        Assert.Same(fresh, installed);
+    }
+
+    /// <summary>
     /// Regression: the port manager sends fresh, value-equal PortState instances for unchanged ports on every update;
     /// a port that then left was kept in the snapshot because its stored instance was not the one removed.
     /// </summary>

@@ -106,6 +106,20 @@ public class ThreeNodeClusterTests
         await c.Accept(new DeleteEndpoint(third.Id));
         await Eventually(() => !c[2].Snapshots.Current.TryGetNetwork(5001, out _) && c[2].GetReplicaStateAsync().Result!.State.Endpoints.IsEmpty,
             TimeSpan.FromSeconds(10), "node-3 lets blue go with its last endpoint");
+        // And for good: a state its stopped VTEP actor was still building reached the snapshot after the removal and
+        // brought blue back (within milliseconds; the poll above could see the moment between).
+        await Remains(() => !c[2].Snapshots.Current.TryGetNetwork(5001, out _), TimeSpan.FromSeconds(1), "node-3 keeps blue away");
+    }
+
+    /// <summary>Polls <paramref name="condition"/> for <paramref name="period"/>; fails the moment it does not hold.</summary>
+    private static async Task Remains(Func<bool> condition, TimeSpan period, string what)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.Elapsed < period)
+        {
+            Assert.True(condition(), $"after {sw.Elapsed.TotalMilliseconds:0} ms, no longer: {what}");
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
