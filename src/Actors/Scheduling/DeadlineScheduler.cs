@@ -48,6 +48,9 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
     private readonly object _gate = new();
     private readonly ILoggingAdapter _log;
     private readonly Thread _thread;
+    private static readonly long MaxDelay = TimeSpan.FromDays(3650).Ticks;
+    // Monitor.Wait takes at most int.MaxValue ms; a longer wait is taken an hour at a time.
+    private static readonly long MaxWait = TimeSpan.FromHours(1).Ticks;
     private long _order;
     private bool _stopping;
 
@@ -102,7 +105,8 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
 
     private void Add(TimeSpan delay, TimeSpan interval, IRunnable action, ICancelable? cancelable)
     {
-        var due = Now + Math.Max(0, delay.Ticks);
+        // Clamped: TimeSpan.MaxValue (never, in effect) must not overflow into the past and fire at once.
+        var due = Now + Math.Clamp(delay.Ticks, 0, MaxDelay);
         lock (_gate)
         {
             if (_stopping) throw new SchedulerException("cannot enqueue after timer shutdown");
@@ -127,7 +131,7 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
                     var wait = top.Due - Now;
                     if (wait <= 0) break;
                     // Round up: waking early would only mean sleeping again.
-                    Monitor.Wait(_gate, TimeSpan.FromMilliseconds(Math.Ceiling(wait / (double)TimeSpan.TicksPerMillisecond)));
+                    Monitor.Wait(_gate, TimeSpan.FromMilliseconds(Math.Ceiling(Math.Min(wait, MaxWait) / (double)TimeSpan.TicksPerMillisecond)));
                     Wakeups++;
                 }
                 var now = Now;

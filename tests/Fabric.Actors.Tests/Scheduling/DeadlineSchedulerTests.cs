@@ -99,6 +99,19 @@ public sealed class DeadlineSchedulerTests
     }
 
     [Fact]
+    public void A_delay_of_TimeSpan_MaxValue_never_fires_and_does_not_stop_the_scheduler()
+    {
+        using var s = New();
+        var never = false;
+        ((IScheduler)s).Advanced.ScheduleOnce(TimeSpan.MaxValue, () => never = true);
+        var runs = 0;
+        ((IScheduler)s).Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(30), () => Interlocked.Increment(ref runs));
+        Eventually(() => Volatile.Read(ref runs) == 1, "the scheduler stopped after a very long delay");
+        Thread.Sleep(50);
+        Assert.False(never, "TimeSpan.MaxValue overflowed into the past");
+    }
+
+    [Fact]
     public void Its_clocks_are_akkas()
     {
         using var s = New();
