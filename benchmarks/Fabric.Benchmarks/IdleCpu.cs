@@ -11,8 +11,12 @@ namespace Fabric.Benchmarks;
 /// (<c>comm</c>: ".NET TP Worker", "fabric-dataplan", ".NET Timer", …). The <c>fabric up</c> supervisor is a row too.
 /// <code>
 /// flock /tmp/fabric-test.lock benchmarks/Fabric.Benchmarks/bin/Release/net10.0/Fabric.Benchmarks --idle-cpu
-///     [--nodes 3] [--seconds 60] [--settle 30] [--top 8] [-- extra fabric up arguments, e.g. --hocon FILE]
+///     [--nodes 3] [--seconds 60] [--settle 30] [--top 8] [--networks 100 --endpoints 1000]
+///     [-- extra fabric up arguments, e.g. --hocon FILE]
 /// </code>
+/// With <c>--endpoints N</c> the cluster is loaded first, through the API: M networks (l2 and l3 alternating, one subnet
+/// per l3 network), network i spread over 1 + i % K nodes as the scale harness spreads them, and N guest endpoints,
+/// endpoint k in network k % M on the next node of its span (bulk POSTs of 500); the settle time starts after the load.
 /// Environment variables reach the nodes (fabric up passes its own on), so DOTNET_* runtime knobs can be tried
 /// without a rebuild.
 /// </summary>
@@ -24,8 +28,17 @@ public static class IdleCpu
         var seconds = double.Parse(LocalCluster.Value(args, "--seconds") ?? "60", CultureInfo.InvariantCulture);
         var settle = double.Parse(LocalCluster.Value(args, "--settle") ?? "30", CultureInfo.InvariantCulture);
         var top = int.Parse(LocalCluster.Value(args, "--top") ?? "8", CultureInfo.InvariantCulture);
+        var endpoints = int.Parse(LocalCluster.Value(args, "--endpoints") ?? "0", CultureInfo.InvariantCulture);
+        var networks = int.Parse(LocalCluster.Value(args, "--networks") ?? (endpoints > 0 ? "100" : "0"), CultureInfo.InvariantCulture);
         await using var cluster = await LocalCluster.StartAsync(nodes, LocalCluster.UpArgs(args));
-        Console.WriteLine($"fabric up --nodes {nodes} formed in {cluster.FormedIn.TotalSeconds:0.0} s; settling {settle:0} s, then measuring {seconds:0} s");
+        Console.WriteLine($"fabric up --nodes {nodes} formed in {cluster.FormedIn.TotalSeconds:0.0} s");
+        if (networks > 0)
+        {
+            var load = Stopwatch.StartNew();
+            await LoadAsync(cluster, nodes, networks, endpoints);
+            Console.WriteLine($"{networks} networks and {endpoints} endpoints created in {load.Elapsed.TotalSeconds:0.0} s");
+        }
+        Console.WriteLine($"settling {settle:0} s, then measuring {seconds:0} s");
         await Task.Delay(TimeSpan.FromSeconds(settle));
         var pids = cluster.NodePids();
         var targets = pids.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).Append(("fabric up", cluster.UpPid)).ToArray();
@@ -45,14 +58,16 @@ public static class IdleCpu
         Console.WriteLine();
         // The first figure sums the threads alive at the end (to the nanosecond); the second is the process's own
         // utime + stime (10 ms ticks), which also counts threads that exited during the window.
-        Console.WriteLine("| process | CPU, % of a core (threads) | CPU, % (process stat) | RSS, MB | threads | wake-ups/s |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        // The tiered JIT's background compiler is listed apart: it recompiles methods as they reach 30 calls, which for
+        // code run once a second takes minutes after start, then stops; it is warm-up, not what an idle node burns.
+        Console.WriteLine("| process | CPU, % of a core (threads) | of which JIT (Tiered Com) | CPU, % (process stat) | RSS, MB | threads | wake-ups/s |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         var perThread = new List<string>();
         for (var i = 0; i < targets.Length; i++)
         {
             var (name, pid) = targets[i];
             var rows = new Dictionary<string, (double Ns, long Switches, int Count)>();
-            double total = 0;
+            double total = 0, jit = 0;
             long switches = 0;
             foreach (var (tid, t1) in after[i])
             {
@@ -60,10 +75,11 @@ public static class IdleCpu
                 var ns = t1.RunNs - t0.Item2;
                 var sw1 = t1.Switches - t0.Item3;
                 total += ns;
+                if (t1.Comm.StartsWith(".NET Tiered", StringComparison.Ordinal)) jit += ns;
                 switches += sw1;
                 rows[t1.Comm] = rows.TryGetValue(t1.Comm, out var r) ? (r.Ns + ns, r.Switches + sw1, r.Count + 1) : (ns, sw1, 1);
             }
-            Console.WriteLine($"| {name} | {total / 1e9 / elapsed * 100:0.00} | {(ticks1[i] - ticks0[i]) / elapsed:0.0} | {RssMb(pid):0} | {after[i].Count} | {switches / elapsed:0} |");
+            Console.WriteLine($"| {name} | {total / 1e9 / elapsed * 100:0.00} | {jit / 1e9 / elapsed * 100:0.00} | {(ticks1[i] - ticks0[i]) / elapsed:0.0} | {RssMb(pid):0} | {after[i].Count} | {switches / elapsed:0} |");
             foreach (var (comm, r) in rows.OrderByDescending(r => r.Value.Ns).Take(top))
                 perThread.Add($"| {name} | {comm} ×{r.Count} | {r.Ns / 1e9 / elapsed * 100:0.000} | {r.Switches / elapsed:0} |");
         }
@@ -72,6 +88,37 @@ public static class IdleCpu
         Console.WriteLine("|---|---|---:|---:|");
         foreach (var line in perThread) Console.WriteLine(line);
         return restarted ? 1 : 0;
+    }
+
+    /// <summary>The scale harness's layout (ScaleRun): network i on 1 + i % K nodes from node (i / K) % K; endpoint k in network k % M.</summary>
+    private static async Task LoadAsync(LocalCluster cluster, int k, int m, int n)
+    {
+        var nets = new (string Id, string? Subnet, int[] Span)[m];
+        for (var i = 0; i < m; i++)
+        {
+            var l3 = i % 2 == 1;
+            var a = (10u << 24) + (uint)i * 4096;
+            var addr = $"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.0";
+            object body = l3
+                ? new { name = $"idle-{i}", vni = 100_000 + i, kind = "l3", cidr = $"{addr}/20" }
+                : new { name = $"idle-{i}", vni = 100_000 + i, kind = "l2" };
+            var id = (await cluster.PostAsync(i % k, "/api/v1/networks", body))["id"]!.GetValue<string>();
+            var subnet = l3 ? (await cluster.PostAsync(i % k, $"/api/v1/networks/{id}/subnets", new { name = "s", cidr = $"{addr}/21" }))["id"]!.GetValue<string>() : null;
+            var start = (i / k) % k;
+            nets[i] = (id, subnet, Enumerable.Range(0, 1 + i % k).Select(t => (start + t) % k).ToArray());
+        }
+        for (var first = 0; first < n; first += 500)
+        {
+            var batch = Enumerable.Range(first, Math.Min(500, n - first)).Select(e =>
+            {
+                var (id, subnet, span) = nets[e % m];
+                var node = cluster.Nodes[span[(e / m) % span.Length]].Name;
+                return subnet is null
+                    ? (object)new { name = $"ep-{e}", network = id, node, port = new { kind = "guest" } }
+                    : new { name = $"ep-{e}", network = id, subnet, node, port = new { kind = "guest" } };
+            }).ToArray();
+            await cluster.PostAsync(first / 500 % k, "/api/v1/endpoints/bulk", new { endpoints = batch });
+        }
     }
 
     /// <summary>tid → (comm, run time in ns, voluntary + involuntary context switches).</summary>

@@ -113,6 +113,23 @@ internal sealed class LocalCluster : IAsyncDisposable
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException) { return null; }
     }
 
+    /// <summary>
+    /// POSTs <paramref name="body"/> to node <paramref name="node"/> and returns the created object; a 503 with
+    /// Retry-After (a node not yet a member, backpressure) is waited out, up to 30 times.
+    /// </summary>
+    public async Task<JsonNode> PostAsync(int node, string path, object body)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var r = await _http.PostAsJsonAsync($"{Nodes[node].Http.TrimEnd('/')}{path}", body);
+            var text = await r.Content.ReadAsStringAsync();
+            if (r.StatusCode == System.Net.HttpStatusCode.Created || r.StatusCode == System.Net.HttpStatusCode.OK) return JsonNode.Parse(text)!;
+            if (r.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable || attempt >= 30)
+                throw new InvalidOperationException($"POST {path}: {(int)r.StatusCode} {text}");
+            await Task.Delay(r.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_up.HasExited)

@@ -143,8 +143,8 @@ public sealed class FabricRuntime : IAsyncDisposable
         var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
         var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, name, [ports, vteps], ReplicationSettings.From(full)), "config-replica");
         if (engine is not null)
-            system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5)),
-                dp?.GetTimeSpan("event-drain-idle-interval", TimeSpan.FromMilliseconds(100))), "dataplane-events");
+            system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))),
+                "dataplane-events");
         system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost), "query");
 
         // Stop the dataplane only after the cluster has been left gracefully.

@@ -76,6 +76,27 @@ public class PortPollingTests
     }
 
     [Fact]
+    public async Task An_idle_wake_up_sleeps_again_at_once_and_only_a_turn_with_frames_spins()
+    {
+        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10, SpinPolls = 64 });
+        engine.Start();
+        var port = new CountingPort(1);
+        Assert.Null((await engine.AddPortsAsync([port]))[0]);
+        Thread.Sleep(300); // ~30 idle timeouts
+        var (turns, sleeps) = (Volatile.Read(ref engine.Turns), Volatile.Read(ref engine.IdleSleeps));
+        // Each idle timeout used to be followed by SpinPolls empty turns (64 × 30 here): issue 10's idle budget.
+        Assert.True(sleeps >= 5, $"{sleeps} idle sleeps in 300 ms");
+        Assert.True(turns <= sleeps + 3, $"{turns} turns for {sleeps} idle sleeps: an empty wake-up spun");
+
+        // Frames still wake the thread at once, and after a turn that carried some it spins before sleeping.
+        Interlocked.Exchange(ref port.Queued, 10);
+        var before = Volatile.Read(ref engine.Turns);
+        port.Wake!();
+        Eventually(() => Volatile.Read(ref port.Queued) == 0, "the woken port was not drained");
+        Eventually(() => Volatile.Read(ref engine.Turns) - before >= 64, "no spin after a turn with frames");
+    }
+
+    [Fact]
     public async Task A_batch_of_ports_is_added_in_one_call_and_a_bad_one_fails_alone()
     {
         using var engine = new DataplaneEngine(new SnapshotHolder(), null);
