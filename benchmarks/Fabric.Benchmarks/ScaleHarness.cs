@@ -262,7 +262,11 @@ public static class ScaleHarness
             }
             var keep = Environment.GetEnvironmentVariable("FABRIC_SCALE_KEEP");
             if (keep is not null)
+            {
+                // Kept logs outlive the temporary directory; a folder that does not exist yet is made, not a crash.
+                Directory.CreateDirectory(keep);
                 foreach (var f in Dir.GetFiles("node-*.log")) f.CopyTo(Path.Combine(keep, f.Name), overwrite: true);
+            }
             _up.Dispose();
             try { Dir.Delete(true); } catch (IOException) { }
         }
