@@ -73,9 +73,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     // Ports kept here after their endpoint moved away whose release was asked (the new place is announced).
     private readonly HashSet<string> _released = new(StringComparer.Ordinal);
     private bool _dirty;
-    // Each configured endpoint's node and move sequence at the last build, and those moved by the configuration whose
-    // new node has not announced them yet, with the node they left (see Build).
-    private Dictionary<string, (string Node, long Seq)> _placed = new(StringComparer.Ordinal);
+    // Endpoints moved by the configuration whose new node has not announced them yet, with the node they left (Build
+    // steers there until then); found by comparing each new configuration with the previous one.
     private Dictionary<string, string> _movedFrom = new(StringComparer.Ordinal);
     // The snapshot the dataplane forwards with (as last told), and gratuitous ARPs waiting for it to deliver to their MAC.
     private ForwardingSnapshot? _live;
@@ -101,6 +100,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         Receive<VtepConfiguration>(c =>
         {
             var tablesChanged = _config is null || !ReferenceEquals(_config.Network.Subnets, c.Network.Subnets);
+            NoteMoves(_config, c);
             _config = c;
             _announced.Clear();
             if (tablesChanged) SubscribeVrfs();
@@ -190,6 +190,24 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     {
         base.PostRestart(reason);
         Context.Parent.Tell(new VtepRestarted(_vni));
+    }
+
+    /// <summary>
+    /// Records the endpoints <paramref name="next"/> moves to another node, with the node they leave, and keeps those
+    /// still waiting for their new node's announcement (Build drops them once it is here). O(network) per
+    /// configuration change, not per build.
+    /// </summary>
+    private void NoteMoves(VtepConfiguration? previous, VtepConfiguration next)
+    {
+        if (previous is null) return;
+        var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in next.Endpoints)
+        {
+            var had = previous.State.Endpoints.GetValueOrDefault(e.Id);
+            if (had is not null && had.Node != e.Node && had.MoveSeq < e.MoveSeq) movedFrom[e.Id] = had.Node;
+            else if (_movedFrom.TryGetValue(e.Id, out var from) && (had is null || had.MoveSeq == e.MoveSeq)) movedFrom[e.Id] = from;
+        }
+        _movedFrom = movedFrom;
     }
 
     private void Changed()
@@ -330,17 +348,10 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         }
 
         var configured = new HashSet<ulong>();
-        var placed = new Dictionary<string, (string Node, long Seq)>(StringComparer.Ordinal);
-        var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in c.Endpoints)
         {
             configured.Add(e.Mac.Value);
             var ip = e.Ip ?? default;
-            // Where the configuration had it before its last move, kept until the new node announces it: the old node
-            // keeps delivering until then (make-before-break), even when its own announcement never reached us.
-            placed[e.Id] = (e.Node, e.MoveSeq);
-            if (_placed.TryGetValue(e.Id, out var was) && was.Node != e.Node && was.Seq < e.MoveSeq) movedFrom[e.Id] = was.Node;
-            else if (_movedFrom.TryGetValue(e.Id, out var from) && (!_placed.TryGetValue(e.Id, out was) || was.Seq == e.MoveSeq)) movedFrom[e.Id] = from;
             if (e.Node == _self.Name)
             {
                 if (_ports.TryGetValue(e.Id, out var port))
@@ -362,7 +373,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             // Remote: gossip wins when it is at least as new as the configuration (a GARP-announced move).
             if (g is not null && g.Seq >= e.MoveSeq && _members.ContainsKey(g.Node))
             {
-                movedFrom.Remove(e.Id);
+                _movedFrom.Remove(e.Id);
                 if (g.Vtep != _self.Vtep) { b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq); b.Member(g.Vtep); }
             }
             // Moved by the configuration but not yet announced by its new node (which announces only once it
@@ -373,8 +384,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                 b.Member(g.Vtep);
             }
             // Moved by the configuration, its new node not yet announced and the old one's announcement not (yet) here:
-            // steer to the old node, which keeps b's port until the new node has announced it.
-            else if (movedFrom.TryGetValue(e.Id, out var oldNode) && oldNode != _self.Name && _members.TryGetValue(oldNode, out var oldHost))
+            // steer to the old node, which keeps its port until the new node has announced it.
+            else if (_movedFrom.TryGetValue(e.Id, out var oldNode) && oldNode != _self.Name && _members.TryGetValue(oldNode, out var oldHost))
             {
                 b.Endpoint(e.Mac, ip, Location.Remote(oldHost.Vtep), EntrySource.Gossip, Math.Max(0, e.MoveSeq - 1));
                 b.Member(oldHost.Vtep);
@@ -395,8 +406,6 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         }
         foreach (var p in _ports.Values) b.LocalPort(p.Id);
         _released.IntersectWith(_ports.Keys);
-        _placed = placed;
-        _movedFrom = movedFrom;
         return b.Build(_learned.Entries);
     }
 }
