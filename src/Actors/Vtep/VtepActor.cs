@@ -362,12 +362,19 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             }
             _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, e.Mac), out var g);
             // Moved away by the configuration, and its port still plugged here (make-before-break): this node keeps
-            // delivering to it until the new node has announced it and the port manager lets the port go.
+            // delivering to it until the new node has announced it. From then on senders here go to the new node at
+            // once, while frames peers sent before they switched still drain to the old port until the port manager
+            // lets it go (a short grace): the move is as fast as the announcement, not the grace.
             if (_ports.TryGetValue(e.Id, out var leaving))
             {
-                b.Endpoint(e.Mac, ip, Location.Local(leaving.Id), EntrySource.Config, g?.Seq ?? e.MoveSeq);
-                if (g is not null && g.Vtep != _self.Vtep && g.Seq >= e.MoveSeq && _released.Add(e.Id))
-                    Context.Parent.Tell(new ReleaseMovedPort(e.Id));
+                if (g is not null && g.Vtep != _self.Vtep && g.Seq >= e.MoveSeq)
+                {
+                    b.Endpoint(e.Mac, ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq);
+                    b.Member(g.Vtep);
+                    b.Draining(e.Mac, leaving.Id);
+                    if (_released.Add(e.Id)) Context.Parent.Tell(new ReleaseMovedPort(e.Id));
+                }
+                else b.Endpoint(e.Mac, ip, Location.Local(leaving.Id), EntrySource.Config, g?.Seq ?? e.MoveSeq);
                 continue;
             }
             // Remote: gossip wins when it is at least as new as the configuration (a GARP-announced move).

@@ -41,7 +41,22 @@ public sealed class NetworkState
     public FrozenDictionary<uint, VtepEndpoint> Members { get; init; } = FrozenDictionary<uint, VtepEndpoint>.Empty;
     /// <summary>Ids of the local ports attached to this network, for local flooding.</summary>
     public int[] LocalPorts { get; init; } = [];
+    /// <summary>
+    /// Endpoints moved to another node whose old port is still plugged here for a short grace: the FDB already points
+    /// at the new VTEP (senders here switch at once), but frames that arrive from the overlay for them (sent by peers
+    /// before they switched) still reach the old port instead of being dropped. Usually empty; only looked at when a
+    /// frame from the overlay meets a remote FDB entry.
+    /// </summary>
+    public FrozenDictionary<ulong, int> Draining { get; init; } = FrozenDictionary<ulong, int>.Empty;
     public VniCounters Counters { get; init; } = new();
+
+    /// <summary>The old port of a moved endpoint still draining here, if any.</summary>
+    public bool TryGetDraining(MacAddress mac, out int portId)
+    {
+        var draining = Draining;
+        if (draining.Count == 0) { portId = -1; return false; }
+        return draining.TryGetValue(mac.Value, out portId);
+    }
 
     public bool IsMember(Ipv4Address outerSource, out VtepEndpoint member) => Members.TryGetValue(outerSource.Value, out member);
 

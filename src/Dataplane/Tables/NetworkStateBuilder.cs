@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Packets;
 
@@ -15,6 +16,7 @@ public sealed class NetworkStateBuilder
     private readonly List<VtepEndpoint> _members = new();
     private readonly List<VtepEndpoint> _acceptOnly = new();
     private readonly List<int> _localPorts = new();
+    private Dictionary<ulong, int>? _draining;
 
     public NetworkStateBuilder(int vni, string name, NetworkKind kind, Ipv4Prefix? cidr = null)
     {
@@ -58,6 +60,16 @@ public sealed class NetworkStateBuilder
     {
         _endpoints.Add((mac, ip, location, source, sequence));
         if (location.IsLocal) _localPorts.Add(location.PortId);
+        return this;
+    }
+
+    /// <summary>
+    /// An endpoint that moved away while its old port here drains: overlay arrivals for <paramref name="mac"/> still
+    /// reach <paramref name="portId"/> (its FDB entry, given separately, already names the new VTEP).
+    /// </summary>
+    public NetworkStateBuilder Draining(MacAddress mac, int portId)
+    {
+        (_draining ??= new())[mac.Value] = portId;
         return this;
     }
 
@@ -124,6 +136,7 @@ public sealed class NetworkStateBuilder
             FloodList = flood,
             Members = NetworkState.MemberSet(accepted),
             LocalPorts = _localPorts.Distinct().ToArray(),
+            Draining = _draining is null ? FrozenDictionary<ulong, int>.Empty : _draining.ToFrozenDictionary(),
             Counters = Counters,
         };
     }

@@ -164,6 +164,13 @@ public sealed class VtepManagerEventTests(ITestOutputHelper output) : TestKit(Cl
         var there = new EndpointLocation(VniOf(1), MacOf(1), default, new VtepEndpoint(Ipv4Address.Parse("127.0.0.2"), 4789), "node-2", 1, LocationOrigin.Config);
         vtep.Tell(new LocationsChanged(VniOf(1), ImmutableDictionary<string, EndpointLocation>.Empty.Add(there.Key, there)));
         Assert.Equal("ep-1", ExpectMsg<ReleaseMovedPort>().EndpointId);
+        // From the announcement on, senders here go to the new node at once; the old port only drains what peers sent
+        // before they switched (the move's reach does not wait for the port manager's grace).
+        var switched = publisher.FishForMessage<NetworkStateBuilt>(b => b.State.Fdb.TryGet(MacOf(1), out var e) && e.Location.IsRemote);
+        Assert.True(switched.State.Fdb.TryGet(MacOf(1), out var now));
+        Assert.Equal(Location.Remote(there.Vtep), now.Location);
+        Assert.True(switched.State.TryGetDraining(MacOf(1), out var drainPort));
+        Assert.Equal(7, drainPort);
 
         // The port goes: so does the VTEP actor, and its VNI's forwarding state.
         Watch(vtep);

@@ -190,6 +190,20 @@ public class L2NetworkTests
         Assert.All(o.Sent, s => Assert.Equal(TxKind.LocalPort, s.Kind));
     }
 
+    /// <summary>
+    /// R21 just moved from this node (its old port 3 drains) to B: local senders already go to B, but a frame a peer
+    /// sent before it switched still reaches the old port instead of being dropped, and never goes back into the overlay.
+    /// </summary>
+    [Fact]
+    public void L2_decapsulated_unicast_for_an_endpoint_that_just_moved_away_drains_to_its_old_port()
+    {
+        var node = Node(blue: b => b.Draining(R21, P3));
+        var arrived = node.FromUnderlay(C, Frames.Vxlan(Blue, Frames.Ethernet(R21, MacAddress.Parse("02:00:00:00:0c:01"), 0x88B5)));
+        Assert.Equal((TxKind.LocalPort, P3), (arrived.Single.Kind, arrived.Single.PortId));
+        var local = node.FromPort(P1, Frames.Ethernet(R21, M1, 0x88B5));
+        Assert.Equal((TxKind.Underlay, B), (local.Single.Kind, local.Single.Vtep));
+    }
+
     [Fact]
     public void L2_decapsulated_unicast_for_a_remote_mac_is_never_sent_back_into_the_overlay()
     {

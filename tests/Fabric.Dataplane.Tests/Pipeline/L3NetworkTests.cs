@@ -258,6 +258,16 @@ public class L3NetworkTests
         Assert.Equal(DataplaneEventKind.Unresolved, Assert.Single(o.Events).Kind);
     }
 
+    /// <summary>web2 just moved from this node (old port: the nat port here, draining) to B: a routed frame a peer sent
+    /// before it switched still reaches the old port.</summary>
+    [Fact]
+    public void L3_decapsulated_unicast_for_an_endpoint_that_just_moved_away_drains_to_its_old_port()
+    {
+        var o = Node(vpc: v => v.Draining(Web2, PNat)).FromUnderlay(C, Frames.Vxlan(Vpc, Frames.Ping(Web2, Gw, Db1Ip, Web2Ip)));
+        Assert.Equal((TxKind.LocalPort, PNat), (o.Single.Kind, o.Single.PortId));
+        Assert.Empty(o.Events);
+    }
+
     [Fact]
     public void L3_decapsulated_broadcast_never_enters_the_network()
         => Assert.Equal(DropReason.BroadcastInL3, Node().FromUnderlay(B, Frames.Vxlan(Vpc, Frames.Udp(MacAddress.Broadcast, Web2, Web2Ip, Ipv4Address.LimitedBroadcast))).SingleDrop);

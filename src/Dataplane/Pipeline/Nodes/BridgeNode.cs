@@ -6,7 +6,8 @@ namespace Fabric.Dataplane.Pipeline.Nodes;
 /// <summary>
 /// <c>l2</c> forwarding: known unicast to its port or VTEP; broadcast, multicast and unknown unicast flooded to the
 /// other local ports and, for frames from a local port only, to every member of the VNI's flood group (head-end
-/// replication). Split horizon: a frame that came from the overlay never goes back into it.
+/// replication). Split horizon: a frame that came from the overlay never goes back into it; one for an endpoint that
+/// just moved away still reaches its old port while that drains (<see cref="Tables.NetworkState.Draining"/>).
 /// </summary>
 public static class BridgeNode
 {
@@ -30,6 +31,8 @@ public static class BridgeNode
                     else ctx.EmitToPort(i, ref m, entry.Location.PortId);
                 }
                 else if (fromPort) ctx.EmitToVtep(i, ref m, entry.Location.Vtep, net.Vni, net.Counters);
+                // Sent by a peer before it learned of a move: the old port still takes it while it drains.
+                else if (net.TryGetDraining(dst, out var drainPort)) ctx.EmitToPort(i, ref m, drainPort);
                 else ctx.Drop(ref m, DropReason.SplitHorizon);
                 continue;
             }

@@ -26,14 +26,18 @@ public static class OverlayDeliverNode
             if (dst.IsLimitedBroadcast || m.Network!.IsSubnetBroadcast(dst)) { ctx.Drop(ref m, DropReason.BroadcastInL3); continue; }
             if (dst.IsMulticast) { ctx.Drop(ref m, DropReason.MulticastInL3); continue; }
             var net = m.Network!;
-            if (!net.Fdb.TryGet(dstMac, out var entry) || !entry.Location.IsLocal)
+            int portId;
+            if (net.Fdb.TryGet(dstMac, out var entry) && entry.Location.IsLocal) portId = entry.Location.PortId;
+            // Sent by a peer before it learned of a move: the old port still takes it while it drains.
+            else if (net.TryGetDraining(dstMac, out portId)) { }
+            else
             {
                 ctx.Raise(DataplaneEventKind.Unresolved, net.Vni, dstMac, dst, Location.Remote(m.OuterSource));
                 ctx.Drop(ref m, DropReason.NoLocalEndpoint);
                 continue;
             }
             m.Next = PipelineStep.Done;
-            ctx.EmitToPort(i, ref m, entry.Location.PortId);
+            ctx.EmitToPort(i, ref m, portId);
         }
     }
 }
