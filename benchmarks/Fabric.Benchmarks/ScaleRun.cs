@@ -462,11 +462,17 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         var samples = _reach.GetOrAdd(kind, _ => new Samples());
         Interlocked.Increment(ref samples.Count);
         var interested = Interested(e.Net);
+        bool first;
+        lock (_gate) first = _hosts[e.Net, e.Node] == 1;
         lock (_reachTasks)
             _reachTasks.Add(Task.Run(async () =>
             {
                 var ms = await ReachAsync(e.Net, e.Mac, e.Node, interested, sinceSent);
                 if (ms is { } v) samples.Ms.Add(v); else Interlocked.Increment(ref samples.Missing);
+                // The slow ones, with what may explain them, so a p99 can be traced to its cause.
+                if (ms is null or > 300)
+                    Console.WriteLine($"  slow {kind}: {(ms is { } x ? $"{x:0} ms" : "not seen")}, {_networks[e.Net].Id} on {Nodes[e.Node].Name}"
+                        + $"{(first ? " (its first endpoint there)" : "")}, {interested.Length} interested node(s)");
             }));
     }
 

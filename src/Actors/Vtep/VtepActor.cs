@@ -20,9 +20,10 @@ namespace Fabric.Actors.Vtep;
 /// <summary>
 /// What a VTEP actor needs from the configuration: its network's intent state and the projection it belongs to (its
 /// endpoints are looked up there by the network's index). References to the replica's immutable state, never copies:
-/// building one costs O(1) whatever the fabric's size.
+/// building one costs O(1) whatever the fabric's size. <paramref name="ChangedEndpoints"/> names the endpoints of the
+/// network that changed since the previous configuration sent to the same actor (null: anything may have, look at all).
 /// </summary>
-public sealed record VtepConfiguration(IntentNetworkState Network, FabricConfiguration State)
+public sealed record VtepConfiguration(IntentNetworkState Network, FabricConfiguration State, IReadOnlyCollection<string>? ChangedEndpoints = null)
 {
     public string NetworkId => Network.Network.Id;
 
@@ -76,6 +77,13 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     // Endpoints moved by the configuration whose new node has not announced them yet, with the node they left (Build
     // steers there until then); found by comparing each new configuration with the previous one.
     private Dictionary<string, string> _movedFrom = new(StringComparer.Ordinal);
+    // This network's endpoints by id, kept from the configuration's changes: a build walks them instead of looking each
+    // one up in the fabric-wide map (O(log fabric) and a string compare per level, per endpoint, per build).
+    private readonly Dictionary<string, Endpoint> _endpoints = new(StringComparer.Ordinal);
+    // The gossiped locations of this VNI by MAC, indexed once per LocationsChanged (whose map is keyed by "vni/mac"
+    // strings a build would have to format per endpoint).
+    private ImmutableDictionary<string, EndpointLocation>? _indexedGossip;
+    private readonly Dictionary<ulong, EndpointLocation> _gossipByMac = new();
     // The snapshot the dataplane forwards with (as last told), and gratuitous ARPs waiting for it to deliver to their MAC.
     private ForwardingSnapshot? _live;
     private readonly Dictionary<MacAddress, (Location Location, Ipv4Address Ip, long At)> _gratuitous = new();
@@ -100,7 +108,8 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         Receive<VtepConfiguration>(c =>
         {
             var tablesChanged = _config is null || !ReferenceEquals(_config.Network.Subnets, c.Network.Subnets);
-            NoteMoves(_config, c);
+            if (_config is null || c.ChangedEndpoints is null || _config.NetworkId != c.NetworkId) Resync(_config, c);
+            else foreach (var id in c.ChangedEndpoints) Update(id, c);
             _config = c;
             _announced.Clear();
             if (tablesChanged) SubscribeVrfs();
@@ -193,21 +202,34 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Records the endpoints <paramref name="next"/> moves to another node, with the node they leave, and keeps those
-    /// still waiting for their new node's announcement (Build drops them once it is here). O(network) per
-    /// configuration change, not per build.
+    /// Takes every endpoint of <paramref name="next"/> (a first or reset configuration, or one that does not say what
+    /// changed): O(network). Records the endpoints it moves to another node, with the node they leave, and keeps those
+    /// still waiting for their new node's announcement (Build drops them once it is here).
     /// </summary>
-    private void NoteMoves(VtepConfiguration? previous, VtepConfiguration next)
+    private void Resync(VtepConfiguration? previous, VtepConfiguration next)
     {
+        _endpoints.Clear();
+        foreach (var e in next.Endpoints) _endpoints[e.Id] = e;
         if (previous is null) return;
         var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var e in next.Endpoints)
+        foreach (var e in _endpoints.Values)
         {
             var had = previous.State.Endpoints.GetValueOrDefault(e.Id);
             if (had is not null && had.Node != e.Node && had.MoveSeq < e.MoveSeq) movedFrom[e.Id] = had.Node;
             else if (_movedFrom.TryGetValue(e.Id, out var from) && (had is null || had.MoveSeq == e.MoveSeq)) movedFrom[e.Id] = from;
         }
         _movedFrom = movedFrom;
+    }
+
+    /// <summary>One endpoint the configuration says changed (created, moved, deleted): O(log fabric), whatever the network's size.</summary>
+    private void Update(string id, VtepConfiguration next)
+    {
+        _endpoints.TryGetValue(id, out var had);
+        var now = next.State.Endpoints.TryGetValue(id, out var e) && e.Network == next.NetworkId ? e : null;
+        if (now is null) { _endpoints.Remove(id); _movedFrom.Remove(id); return; }
+        _endpoints[id] = now;
+        if (had is not null && had.Node != now.Node && had.MoveSeq < now.MoveSeq) _movedFrom[id] = had.Node;
+        else if (had is null || had.MoveSeq != now.MoveSeq) _movedFrom.Remove(id);
     }
 
     private void Changed()
@@ -347,8 +369,14 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             }
         }
 
-        var configured = new HashSet<ulong>();
-        foreach (var e in c.Endpoints)
+        if (!ReferenceEquals(_indexedGossip, _gossip))
+        {
+            _gossipByMac.Clear();
+            foreach (var l in _gossip.Values) if (l.Vni == _vni) _gossipByMac[l.Mac.Value] = l;
+            _indexedGossip = _gossip;
+        }
+        var configured = new HashSet<ulong>(_endpoints.Count);
+        foreach (var e in _endpoints.Values)
         {
             configured.Add(e.Mac.Value);
             var ip = e.Ip ?? default;
@@ -360,7 +388,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
                 }
                 continue;
             }
-            _gossip.TryGetValue(EndpointLocation.KeyOf(_vni, e.Mac), out var g);
+            _gossipByMac.TryGetValue(e.Mac.Value, out var g);
             // Moved away by the configuration, and its port still plugged here (make-before-break): this node keeps
             // delivering to it until the new node has announced it. From then on senders here go to the new node at
             // once, while frames peers sent before they switched still drain to the old port until the port manager
@@ -405,9 +433,9 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             // else: the hosting node is not in the cluster: its endpoints are withdrawn until it is back.
         }
         // Locations learned elsewhere (l2 MACs behind a port without source check, external hosts): this VNI's map only.
-        foreach (var g in _gossip.Values)
+        foreach (var g in _gossipByMac.Values)
         {
-            if (g.Vni != _vni || configured.Contains(g.Mac.Value) || g.Vtep == _self.Vtep || !_members.ContainsKey(g.Node)) continue;
+            if (configured.Contains(g.Mac.Value) || g.Vtep == _self.Vtep || !_members.ContainsKey(g.Node)) continue;
             b.Endpoint(g.Mac, g.Ip, Location.Remote(g.Vtep), EntrySource.Gossip, g.Seq);
             b.Member(g.Vtep);
         }

@@ -154,19 +154,24 @@ public sealed class VtepManagerActor : ReceiveActor
         }
         else
         {
-            var touched = new HashSet<string>(StringComparer.Ordinal);
+            // Per touched network, the endpoints that changed (null: look at all of them, e.g. the network is new here).
+            var touched = new Dictionary<string, HashSet<string>?>(StringComparer.Ordinal);
             Dictionary<string, string>? created = null;
             var releasing = false;
             foreach (var e in u.Events)
             {
                 if (e is EndpointCreated c) (created ??= new(StringComparer.Ordinal))[c.Endpoint.Id] = c.Endpoint.Network;
                 if (e is NetworkReleased or NetworkDeleted) releasing = true;
-                if (NetworkOf(e, state, created) is { } id) touched.Add(id);
+                if (NetworkOf(e, state, created) is not { } id) continue;
+                var endpoint = e switch { EndpointCreated x => x.Endpoint.Id, EndpointMoved x => x.EndpointId, EndpointDeleted x => x.EndpointId, _ => null };
+                if (e is NetworkCreated) touched[id] = null;
+                else if (!touched.TryGetValue(id, out var ids)) touched[id] = endpoint is null ? [] : new(StringComparer.Ordinal) { endpoint };
+                else if (endpoint is not null) ids?.Add(endpoint);
             }
             var frozen = releasing ? LastStatesOfReleased(u.Events) : null;
-            foreach (var id in touched)
+            foreach (var (id, changed) in touched)
             {
-                if (state.Networks.TryGetValue(id, out var n)) Configure(n, state);
+                if (state.Networks.TryGetValue(id, out var n)) Configure(n, state, changed);
                 else Release(id, frozen?.GetValueOrDefault(id));
             }
         }
@@ -211,7 +216,7 @@ public sealed class VtepManagerActor : ReceiveActor
         return result;
     }
 
-    private void Configure(IntentNetworkState n, FabricConfiguration state)
+    private void Configure(IntentNetworkState n, FabricConfiguration state, IReadOnlyCollection<string>? changedEndpoints = null)
     {
         var vni = n.Network.Vni;
         _vniOfNetwork[n.Network.Id] = vni;
@@ -224,13 +229,15 @@ public sealed class VtepManagerActor : ReceiveActor
             _vteps[vni] = vtep;
             vtep.Tell(new MembersUpdated(_members));
             vtep.Tell(new LocalPortsChanged(PortsOf(vni)));
+            changedEndpoints = null; // a new actor takes all of them
         }
-        Tell(vni, vtep, new VtepConfiguration(n, state));
+        Tell(vni, vtep, new VtepConfiguration(n, state, changedEndpoints));
     }
 
     private void Tell(int vni, IActorRef vtep, VtepConfiguration c)
     {
-        _configs[vni] = c;
+        // Kept to tell a restarted actor everything again: that one must look at all endpoints.
+        _configs[vni] = c.ChangedEndpoints is null ? c : c with { ChangedEndpoints = null };
         vtep.Tell(c);
     }
 
