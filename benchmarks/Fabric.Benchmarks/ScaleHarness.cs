@@ -93,7 +93,7 @@ public static class ScaleHarness
 
     internal sealed record Options(
         int Endpoints, int Networks, int Nodes, IReadOnlyList<int> Checkpoints, int Batch, int BulkConcurrency, int Concurrency,
-        double Minutes, int Sample, int SingleEveryMs, int SinglesAfter, int Moves, int IdleSeconds, int CheckNetworks,
+        double Minutes, int Sample, int SingleEveryMs, int SinglesAfter, int Moves, int IdleSeconds, int IdleSettle, int CheckNetworks,
         KillAt Kill, int KillTimeoutS, string? Out)
     {
         public const string Usage = """
@@ -110,6 +110,7 @@ public static class ScaleHarness
             --singles-after K    after each load segment, K single POSTs 100 ms apart, tracked (default 20)
             --moves K            moves per checkpoint, 200 ms apart, tracked (default 20)
             --idle-seconds S     window of the idle-CPU measurement, no load at all (default 60)
+            --idle-settle S      seconds with no load before that window, so JIT tiering and GC after a load settle (default 60)
             --check-networks K   networks whose FDBs are checked whole at each checkpoint but the last (default 100; the last checkpoint and every kill -9 check all)
             --kill every|last|none  kill -9 the last node at every checkpoint (default), only the last, or never (--no-kill = none)
             --kill-timeout S     how long to wait for the killed node to forward to everything again (default 180)
@@ -148,6 +149,7 @@ public static class ScaleHarness
                 Int("--singles-after", 20),
                 Int("--moves", 20),
                 Math.Max(1, Int("--idle-seconds", 60)),
+                Math.Max(0, Int("--idle-settle", 60)),
                 Int("--check-networks", 100),
                 kill,
                 Int("--kill-timeout", 180),

@@ -53,8 +53,11 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         public int Retried503, Errors;
         public FdbCheck? Check;
         public string SingleLoad = "–", SingleAfter = "–", BulkItem = "–", Move = "–";
+        // New endpoints (single POSTs) once the fabric has taken the load (the issue's target), and during a bulk load.
         public List<double> NewMs = [];
         public int NewMissing;
+        public List<double> NewLoadMs = [];
+        public int NewLoadMissing;
         public Samples MoveSamples = new();
         public string Rss = "", IdleCpu = "", Members = "";
         public long MaxRssMb;
@@ -138,6 +141,8 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             row.Mode = Mode;
             row.Endpoints = CreatedCount;
             row.Rate = (row.Endpoints - before) / loadS;
+            // "After the load" starts once the fabric has taken it: every tracked item of the load has reached its nodes.
+            await DrainReachAsync();
             for (var i = 0; i < o.SinglesAfter && stop is null; i++)
             {
                 await CreateSingleAsync("single-after");
@@ -152,8 +157,8 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             row.SingleLoad = Cell("single-load");
             row.SingleAfter = Cell("single-after");
             row.BulkItem = Cell("bulk-item");
-            foreach (var kind in new[] { "single-load", "single-after" })
-                if (_reach.TryGetValue(kind, out var s)) { row.NewMs.AddRange(s.Ms); row.NewMissing += s.Missing; }
+            if (_reach.TryGetValue("single-after", out var after)) { row.NewMs.AddRange(after.Ms); row.NewMissing += after.Missing; }
+            if (_reach.TryGetValue("single-load", out var during)) { row.NewLoadMs.AddRange(during.Ms); row.NewLoadMissing += during.Missing; }
             Console.WriteLine($"checkpoint {row.Endpoints:N0}: loaded in {loadS:0.0} s ({row.Rate:0.0}/s, {Mode}); request p50 {row.RequestP50:0} p99 {row.RequestP99:0} ms; "
                 + $"503 retried {row.Retried503}, errors {row.Errors}; reach single during load {row.SingleLoad}, after {row.SingleAfter}, bulk item {row.BulkItem}");
             if (_lastError is not null) Console.WriteLine($"  last error: {_lastError}");
@@ -639,6 +644,8 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
     /// <summary>CPU of each node process over --idle-seconds with no load from the harness, in % of one core.</summary>
     private async Task<(string Text, double Max)> IdleCpuAsync()
     {
+        // A node just loaded still tiers up its JIT code and collects for a while: that is the load's cost, not idling.
+        await Task.Delay(TimeSpan.FromSeconds(o.IdleSettle));
         var pids = up.NodePids();
         var before = Nodes.Select(n => pids.TryGetValue(n.Name, out var p) ? ScaleHarness.CpuTicks(p) : -1).ToArray();
         var sw = Stopwatch.StartNew();
@@ -819,7 +826,7 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         md.AppendLine("How: the HTTP API only. Endpoint k goes to network k % M and to the (k / M)-th node of that network's span (network i spans "
             + "1 + i % K nodes), so every node holds some networks and not others. At each checkpoint, after the load: the FDB check (sampled networks; "
             + "all of them at the last checkpoint, also counting FDBs of uninterested nodes that still hold entries), moves to the next node of the span "
-            + $"({o.Moves}, 200 ms apart), RSS (VmRSS), idle CPU with no request at all ({o.IdleSeconds} s, utime+stime), `GET /cluster/members`, then "
+            + $"({o.Moves}, 200 ms apart), RSS (VmRSS), idle CPU with no request at all ({o.IdleSeconds} s, utime+stime, after {o.IdleSettle} s without load), `GET /cluster/members`, then "
             + "kill -9 of the last node: times until fabric up's new process exists, until its FDB holds every endpoint of every network it hosts at the "
             + "right place, and until every node's does again (the others withdrew its endpoints meanwhile). A 503 with Retry-After is waited out and "
             + "retried (not `configuration-unavailable`, whose outcome is unknown).");
@@ -840,10 +847,10 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         foreach (var r in _rows)
             md.AppendLine($"| {r.Endpoints:N0} | {r.Rss} | {(r.IdleCpu.Length > 0 ? r.IdleCpu : "–")} | {r.Kill?.Cell ?? "–"} | {r.Members} | {r.Unexpected} |");
         md.AppendLine();
-        md.AppendLine("Issue 10's targets at each checkpoint (\"new\" = the single POSTs, during and after the load; a sample not seen within 30 s fails the p99):");
+        md.AppendLine("Issue 10's targets at each checkpoint (\"new\" = the single POSTs after the load, once every tracked item of the load has reached its nodes; a sample not seen within 30 s fails the p99). The last column is our own stricter goal, not the issue's: the same p50/p99 for single POSTs sent while the bulk load runs:");
         md.AppendLine();
-        md.AppendLine("| endpoints | bulk creation ≥ 1,000/s | new p50 < 100 ms | new p99 < 500 ms | move p50 < 100 / p99 < 500 ms | kill -9: forwards to everything ≤ 30 s after restart | RSS < 1 GB per node | idle CPU < 1 % of a core | no node downed or restarted |");
-        md.AppendLine("|---:|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| endpoints | bulk creation ≥ 1,000/s | new p50 < 100 ms | new p99 < 500 ms | move p50 < 100 / p99 < 500 ms | kill -9: forwards to everything ≤ 30 s after restart | RSS < 1 GB per node | idle CPU < 1 % of a core | no node downed or restarted | (ours) new during the bulk load p50 < 100 / p99 < 500 ms |");
+        md.AppendLine("|---:|---|---|---|---|---|---|---|---|---|");
         foreach (var r in _rows)
         {
             bool? bulk = r.Mode.StartsWith("POST", StringComparison.Ordinal) ? r.Rate >= 1000 : false;
@@ -852,11 +859,13 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             bool? move = r.MoveSamples.Count == 0 ? null : r.MoveSamples.Missing == 0 && P(r.MoveSamples.Ms, 50) < 100 && P(r.MoveSamples.Ms, 99) < 500;
             bool? kill = r.Kill is null ? null : r.Kill.OwnFdbS is { } s && s <= 30 && r.Kill.VictimExits <= 1;
             bool? idle = double.IsNaN(r.MaxIdleCpu) || r.IdleCpu.Length == 0 ? null : r.MaxIdleCpu < 1;
+            bool? during = r.NewLoadMs.Count == 0 ? null : r.NewLoadMissing == 0 && P(r.NewLoadMs, 50) < 100 && P(r.NewLoadMs, 99) < 500;
             var healthy = r.Unexpected == 0 && AllUp(r.Members) && (r.Kill is null || (AllUp(r.Kill.Members) && r.Kill.VictimExits <= 1));
             md.AppendLine($"| {r.Endpoints:N0} | {Verdict(bulk)}{(bulk == false && !r.Mode.StartsWith("POST", StringComparison.Ordinal) ? " (no bulk route)" : $" ({r.Rate:0}/s)")} | "
                 + $"{Verdict(p50)} ({F(r.NewMs.Count > 0 ? P(r.NewMs, 50) : null)} ms) | {Verdict(p99)} ({F(r.NewMs.Count > 0 ? P(r.NewMs, 99) : null)} ms, {r.NewMissing} missing) | "
                 + $"{Verdict(move)} ({F(r.MoveSamples.Ms.IsEmpty ? null : P(r.MoveSamples.Ms, 50))} / {F(r.MoveSamples.Ms.IsEmpty ? null : P(r.MoveSamples.Ms, 99))} ms) | {Verdict(kill)}{(r.Kill?.OwnFdbS is { } ks ? $" ({ks:0.0} s)" : "")} | {Verdict(r.MaxRssMb is > 0 and < 1024)} ({r.MaxRssMb} MB max) | "
-                + $"{Verdict(idle)} ({(double.IsNaN(r.MaxIdleCpu) ? "–" : r.MaxIdleCpu.ToString("0.0", CultureInfo.InvariantCulture))} % max) | {Verdict(healthy)} |");
+                + $"{Verdict(idle)} ({(double.IsNaN(r.MaxIdleCpu) ? "–" : r.MaxIdleCpu.ToString("0.0", CultureInfo.InvariantCulture))} % max) | {Verdict(healthy)} | "
+                + $"{Verdict(during)} ({F(r.NewLoadMs.Count > 0 ? P(r.NewLoadMs, 50) : null)} / {F(r.NewLoadMs.Count > 0 ? P(r.NewLoadMs, 99) : null)} ms) |");
         }
         md.AppendLine();
         var reExits = _rows.Sum(r => Math.Max(0, (r.Kill?.VictimExits ?? 1) - 1));

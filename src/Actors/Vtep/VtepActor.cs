@@ -250,7 +250,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         // Only this VNI's local ports are candidates (keyed by endpoint id): O(local ports of the VNI), not O(network).
         foreach (var (id, port) in _ports)
         {
-            if (!_config.State.Endpoints.TryGetValue(id, out var e) || e.Network != _config.NetworkId || e.Node != _self.Name) continue;
+            if (!_endpoints.TryGetValue(id, out var e) || e.Node != _self.Name) continue;
             if (_announced.TryGetValue(e.Id, out var done) && done == (port.Id, e.MoveSeq)) continue;
             if (live.Port(port.Id) is null || !net.Fdb.TryGet(e.Mac, out var entry) || entry.Location != Location.Local(port.Id)) continue;
             _announced[e.Id] = (port.Id, e.MoveSeq);
@@ -375,6 +375,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
             foreach (var l in _gossip.Values) if (l.Vni == _vni) _gossipByMac[l.Mac.Value] = l;
             _indexedGossip = _gossip;
         }
+        b.Reserve(_endpoints.Count + _gossipByMac.Count);
         var configured = new HashSet<ulong>(_endpoints.Count);
         foreach (var e in _endpoints.Values)
         {

@@ -63,6 +63,13 @@ public sealed class NetworkStateBuilder
         return this;
     }
 
+    /// <summary>Room for <paramref name="endpoints"/> entries up front: a builder filled from a known network grows no list.</summary>
+    public NetworkStateBuilder Reserve(int endpoints)
+    {
+        _endpoints.EnsureCapacity(endpoints);
+        return this;
+    }
+
     /// <summary>
     /// An endpoint that moved away while its old port here drains: overlay arrivals for <paramref name="mac"/> still
     /// reach <paramref name="portId"/> (its FDB entry, given separately, already names the new VTEP).
