@@ -57,6 +57,7 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         public List<double> NewMs = [];
         public int NewMissing;
         public List<double> NewLoadMs = [];
+        public double QuietAfterS;
         public int NewLoadMissing;
         public Samples MoveSamples = new();
         public string Rss = "", IdleCpu = "", Members = "";
@@ -141,8 +142,10 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             row.Mode = Mode;
             row.Endpoints = CreatedCount;
             row.Rate = (row.Endpoints - before) / loadS;
-            // "After the load" starts once the fabric has taken it: every tracked item of the load has reached its nodes.
+            // "After the load" starts once the fabric has taken it: every tracked item of the load has reached its nodes,
+            // and no node is still busy with it (a 1,000-item bulk into 1,000 new networks starts 1,000 VTEPs a node).
             await DrainReachAsync();
+            row.QuietAfterS = await QuietAsync();
             for (var i = 0; i < o.SinglesAfter && stop is null; i++)
             {
                 await CreateSingleAsync("single-after");
@@ -160,7 +163,7 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
             if (_reach.TryGetValue("single-after", out var after)) { row.NewMs.AddRange(after.Ms); row.NewMissing += after.Missing; }
             if (_reach.TryGetValue("single-load", out var during)) { row.NewLoadMs.AddRange(during.Ms); row.NewLoadMissing += during.Missing; }
             Console.WriteLine($"checkpoint {row.Endpoints:N0}: loaded in {loadS:0.0} s ({row.Rate:0.0}/s, {Mode}); request p50 {row.RequestP50:0} p99 {row.RequestP99:0} ms; "
-                + $"503 retried {row.Retried503}, errors {row.Errors}; reach single during load {row.SingleLoad}, after {row.SingleAfter}, bulk item {row.BulkItem}");
+                + $"503 retried {row.Retried503}, errors {row.Errors}; reach single during load {row.SingleLoad}, after {row.SingleAfter} (quiet {row.QuietAfterS:0.0} s after the load), bulk item {row.BulkItem}");
             if (_lastError is not null) Console.WriteLine($"  last error: {_lastError}");
 
             if (stop is null)
@@ -641,6 +644,28 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         return (string.Join(" / ", mb.Select(v => v < 0 ? "-" : $"{v}")), mb.Max());
     }
 
+    /// <summary>
+    /// Waits until every node uses under 15 % of a core over a second, twice in a row (at most 60 s): the load has been
+    /// taken. Answers the seconds it waited.
+    /// </summary>
+    private async Task<double> QuietAsync()
+    {
+        var sw = Stopwatch.StartNew();
+        var calm = 0;
+        var pids = up.NodePids();
+        long[] Ticks() => Nodes.Select(n => pids.TryGetValue(n.Name, out var p) ? ScaleHarness.CpuTicks(p) : -1).ToArray();
+        var before = Ticks();
+        while (sw.Elapsed < TimeSpan.FromSeconds(60) && calm < 2)
+        {
+            await Task.Delay(1000);
+            var now = Ticks();
+            // Ticks are 1/100 s: 15 ticks in a second is 15 % of a core.
+            calm = before.Zip(now).All(x => x.Item1 < 0 || x.Item2 < 0 || x.Item2 - x.Item1 < 15) ? calm + 1 : 0;
+            before = now;
+        }
+        return sw.Elapsed.TotalSeconds;
+    }
+
     /// <summary>CPU of each node process over --idle-seconds with no load from the harness, in % of one core.</summary>
     private async Task<(string Text, double Max)> IdleCpuAsync()
     {
@@ -847,7 +872,7 @@ internal sealed partial class ScaleRun(ScaleHarness.UpProcess up, ScaleHarness.O
         foreach (var r in _rows)
             md.AppendLine($"| {r.Endpoints:N0} | {r.Rss} | {(r.IdleCpu.Length > 0 ? r.IdleCpu : "–")} | {r.Kill?.Cell ?? "–"} | {r.Members} | {r.Unexpected} |");
         md.AppendLine();
-        md.AppendLine("Issue 10's targets at each checkpoint (\"new\" = the single POSTs after the load, once every tracked item of the load has reached its nodes; a sample not seen within 30 s fails the p99). The last column is our own stricter goal, not the issue's: the same p50/p99 for single POSTs sent while the bulk load runs:");
+        md.AppendLine("Issue 10's targets at each checkpoint (\"new\" = the single POSTs after the load, once every tracked item of the load has reached its nodes and every node has used under 15 % of a core for 2 s, at most 60 s later; a sample not seen within 30 s fails the p99). The last column is our own stricter goal, not the issue's: the same p50/p99 for single POSTs sent while the bulk load runs:");
         md.AppendLine();
         md.AppendLine("| endpoints | bulk creation ≥ 1,000/s | new p50 < 100 ms | new p99 < 500 ms | move p50 < 100 / p99 < 500 ms | kill -9: forwards to everything ≤ 30 s after restart | RSS < 1 GB per node | idle CPU < 1 % of a core | no node downed or restarted | (ours) new during the bulk load p50 < 100 / p99 < 500 ms |");
         md.AppendLine("|---:|---|---|---|---|---|---|---|---|---|");

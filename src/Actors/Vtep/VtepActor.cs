@@ -46,8 +46,12 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
     private sealed record AgeTick { public static readonly AgeTick Instance = new(); }
     private sealed record Resubscribe { public static readonly Resubscribe Instance = new(); }
 
-    /// <summary>Anti-entropy for the VRF copies, on top of watching their owners: slow, and jittered so 1,000 VTEPs spread out.</summary>
-    public static readonly TimeSpan VrfAntiEntropy = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// Anti-entropy for the VRF copies, on top of watching their owners (which catches a lost owner at once): slow, and
+    /// jittered so 1,000 VTEPs spread out. Each round is a remote subscribe and answer per l3 VNI: at 500 l3 VNIs a node,
+    /// 60 s was ~8 round trips a second of an idle node's CPU; 5 min is under 2 (0.3 at 1,000 nodes × 100 l3 VNIs).
+    /// </summary>
+    public static readonly TimeSpan VrfAntiEntropy = TimeSpan.FromMinutes(5);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _vni;
@@ -119,7 +123,9 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         {
             var (_, table) = VrfActor.Parse(r.VrfId);
             WatchOwner(table, Sender);
-            if (_vrfs.TryGetValue(table, out var had) && had.Revision > r.Revision) return;
+            // The same revision is the same answer: the periodic anti-entropy reply of a table that did not change
+            // must not rebuild the VNI (at 500 l3 VNIs a node, that was ~8 builds and publishes a second, idle).
+            if (_vrfs.TryGetValue(table, out var had) && had.Revision >= r.Revision) return;
             _vrfs[table] = r;
             Changed();
         });
