@@ -45,8 +45,9 @@ public static class NodeCommand
                 "(a node never serves an open management API)");
         var name = config.GetString("fabric.node-name", "");
         var certificate = config.GetString("fabric.http.certificate", "");
+        var password = config.GetString("fabric.http.certificate-password", "");
         return new NodeStartup(name, address, port, token.Trim(),
-            string.IsNullOrWhiteSpace(certificate) ? null : certificate, config.GetString("fabric.http.certificate-password", ""));
+            string.IsNullOrWhiteSpace(certificate) ? null : certificate, string.IsNullOrEmpty(password) ? null : password);
     }
 
     /// <summary>The settings that name files, made absolute against the node's file's folder (so a host's folder can be copied anywhere).</summary>
