@@ -58,6 +58,7 @@ public static class ManagementEndpoint
         });
         // Quiet unless configuration (Logging__LogLevel__Default and friends) says otherwise.
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter(BearerTokenMiddleware.AuditCategory, LogLevel.Information); // every write, with its token's name
 
         builder.WebHost.UseKestrel(k =>
         {
@@ -91,6 +92,7 @@ public static class ManagementEndpoint
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new BearerToken(options.Token));
+        builder.Services.AddSingleton(runtime.Tokens);
         builder.Services.AddSingleton<FabricApi>();
         builder.Services.AddHttpContextAccessor(); // FabricApi marks reads served from the replica
 
@@ -107,6 +109,7 @@ public static class ManagementEndpoint
         NetworkRoutes.Map(app);
         EndpointRoutes.Map(app);
         NodeRoutes.Map(app);
+        TokenRoutes.Map(app);
         return app;
     }
 
