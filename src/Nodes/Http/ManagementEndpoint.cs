@@ -62,6 +62,7 @@ public static class ManagementEndpoint
         });
         // Quiet unless configuration (Logging__LogLevel__Default and friends) says otherwise.
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter(BearerTokenMiddleware.AuditCategory, LogLevel.Information); // every write, with its token's name
 
         builder.WebHost.UseKestrel(k =>
         {
@@ -98,6 +99,7 @@ public static class ManagementEndpoint
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new BearerToken(options.Token));
+        builder.Services.AddSingleton(runtime.Tokens);
         builder.Services.AddSingleton<FabricApi>();
         builder.Services.AddHttpContextAccessor(); // FabricApi marks reads served from the replica
 
@@ -114,6 +116,7 @@ public static class ManagementEndpoint
         NetworkRoutes.Map(app);
         EndpointRoutes.Map(app);
         NodeRoutes.Map(app);
+        TokenRoutes.Map(app);
         return app;
     }
 
