@@ -36,9 +36,9 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
             output.WriteLine($"$ {command}\n{r.Output.TrimEnd()}");
         }
 
-        // The README's ping, on host 192.0.2.11: retried while the fabric learns the new endpoints, then 3 of 3.
+        // The README's ping, on host 198.51.100.11: retried while the fabric learns the new endpoints, then 3 of 3.
         var ping = c.Guide.With("ip netns exec vm-a ping");
-        Assert.StartsWith("host 192.0.2.11", ping.Where, StringComparison.Ordinal);
+        Assert.StartsWith("host 198.51.100.11", ping.Where, StringComparison.Ordinal);
         var command1 = GuideCluster.Local(ping.One("sudo ip netns exec vm-a ping"));
         var connected = await ChaosCluster.WaitUntilAsync(async () => (await c.YoursAsync(command1.Replace("-c 3", "-c 1 -W 1", StringComparison.Ordinal))).ExitCode == 0,
             TimeSpan.FromSeconds(60), $"`{command1}` answered", 200);
@@ -120,7 +120,9 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         // Nothing but refusals names it: no association, no gossip, no message from it was handled.
         var otherMentions = said.SelectMany(l => l.Split('\n')).Where(l => l.Contains(address, StringComparison.Ordinal) && !l.Contains("TLS: refused", StringComparison.Ordinal)).ToArray();
         Assert.True(otherMentions.Length == 0, $"the nodes logged the intruder outside a TLS refusal:\n{string.Join('\n', otherMentions)}");
-        Assert.DoesNotContain("Up", (await HealthAsync(address)).Ready, StringComparison.Ordinal);
+        var ready = await ReadyAsync(address);
+        output.WriteLine($"the intruder's own GET /health/ready: {ready}");
+        Assert.NotEqual("200", ready); // never Up in any cluster: it did not even form one of its own
         await node.DisposeAsync();
 
         ReliabilityLog.Record(new ReliabilityLog.Row("B12",
@@ -311,7 +313,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         Assert.Contains(service.Commands, l => l.Contains("useradd", StringComparison.Ordinal) && l.EndsWith(" fabric", StringComparison.Ordinal));
         Assert.Contains(guide.With("scp deploy/fabric-node.service").Commands, l => l.Contains(ReadmeGuide.UnitFile, StringComparison.Ordinal));
         // Every block says where it runs, and only at places the tests know.
-        Assert.All(guide, b => Assert.Matches("^(the database host|your machine|each host|host 192\\.0\\.2\\.1[1-3]|the host that leaves)", b.Where));
+        Assert.All(guide, b => Assert.Matches("^(the database host|your machine|each host|host 198\\.51\\.100\\.1[1-3]|the host that leaves)", b.Where));
     }
 
     private static string StoreOf(GuideCluster c)
@@ -337,17 +339,17 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         Assert.Contains("fabric_lease", tables, StringComparison.Ordinal);
     }
 
-    private static async Task<(string Alive, string Ready)> HealthAsync(string address)
+    /// <summary>The intruder's own /health/ready status (its certificate is not validated: it is only asked whether it is Up).</summary>
+    private static async Task<string> ReadyAsync(string address)
     {
-        // The intruder's own HTTPS (its self-signed certificate: not validated here, only asked whether it is Up).
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
         try
         {
             using var r = await http.GetAsync($"https://{address}:4051/health/ready");
-            return ("", $"{(int)r.StatusCode}");
+            return $"{(int)r.StatusCode}";
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return ("", e.Message); }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return e.Message; }
     }
 
     private static async Task MustAsync(string tool, params string[] args)

@@ -54,26 +54,22 @@ public sealed class GuideCluster : IAsyncDisposable
     {
         var guide = ReadmeGuide.Load();
         var h = await GuideHosts.StartAsync(output, hosts);
-        GuidePostgres? pg = null;
+        GuidePostgres pg;
+        try { pg = await GuidePostgres.StartAsync(); }
+        catch
+        {
+            await h.DisposeAsync();
+            throw;
+        }
+        var c = new GuideCluster(h, pg, guide, hosts, output);
         try
         {
-            pg = await GuidePostgres.StartAsync();
-            var c = new GuideCluster(h, pg, guide, hosts, output);
-            try
-            {
-                await c.FollowAsync();
-                return c;
-            }
-            catch
-            {
-                await c.DisposeAsync();
-                throw;
-            }
+            await c.FollowAsync();
+            return c;
         }
         catch
         {
-            if (pg is not null) await pg.DisposeAsync();
-            await h.DisposeAsync();
+            await c.DisposeAsync();
             throw;
         }
     }
@@ -91,8 +87,10 @@ public sealed class GuideCluster : IAsyncDisposable
         var initResult = await YoursAsync(init.One("/opt/fabric/fabric init "));
         Assert.True(initResult.ExitCode == 0, $"fabric init: {initResult.ExitCode} {initResult.Output}{initResult.Error}");
 
-        // 3. Each host its folder; then the node, in the foreground as the README first shows it.
+        // 3. Each host its folder; then the node: in the foreground as the README first shows it, except on the last
+        // host, which runs it as the README's systemd unit would (its user, its only capability).
         foreach (var copy in Guide.With("scp -r fabric-hosts/node-1").Commands) await CopyAsync(copy);
+        await SetUpServiceAsync(HostCount);
         for (var i = 1; i <= HostCount; i++) StartNode(i);
         FormedAfter = await WaitFormedAsync(TimeSpan.FromSeconds(90));
         _output.WriteLine($"{ChaosCluster.Stamp()} {HostCount} hosts formed a cluster {FormedAfter.TotalSeconds:0.0} s after the first node started (guide followed in {clock.Elapsed.TotalSeconds:0.0} s)");
@@ -108,7 +106,56 @@ public sealed class GuideCluster : IAsyncDisposable
         var work = Path.Combine(Hosts.Root(index), "var", "lib", "fabric");
         Directory.CreateDirectory(work);
         var restarts = _nodes.ContainsKey(index) ? "-restarted" : "";
-        return _nodes[index] = Hosts.Spawn(GuideHosts.NamespaceOf(index), $"node-{index}{restarts}", NodeCommand(index), work);
+        var command = _services.Contains(index) ? ServiceCommand(index, work) : NodeCommand(index);
+        return _nodes[index] = Hosts.Spawn(GuideHosts.NamespaceOf(index), $"node-{index}{restarts}", command, work);
+    }
+
+    private readonly HashSet<int> _services = [];
+
+    /// <summary>Whether host <paramref name="index"/> runs its node as the unit would.</summary>
+    public bool RunsAsService(int index) => _services.Contains(index);
+
+    /// <summary>
+    /// The README's "as a service" block on host <paramref name="index"/>: the user (made when this machine has none),
+    /// its ownership of /etc/fabric, and the working folder systemd would make (StateDirectory, owned by the user).
+    /// <c>daemon-reload</c> has nothing to do here; <c>enable --now</c> is <see cref="ServiceCommand"/>.
+    /// </summary>
+    private async Task SetUpServiceAsync(int index)
+    {
+        var block = Guide.With("systemctl enable --now fabric-node");
+        var user = ReadmeGuide.UnitValues("User").Single();
+        foreach (var command in block.Commands)
+        {
+            if (command.Contains("systemctl ", StringComparison.Ordinal)) continue;
+            if (command.Contains("useradd ", StringComparison.Ordinal) && (await Shell.RunAsync("id", [user])).ExitCode == 0) continue;
+            (await Shell.RunAsync("/bin/bash", ["-c", OnHost(index, command)])).Check($"README: {command}");
+        }
+        // The user must reach its files through the folders that stand for the host's disk (systemd's are 0755).
+        foreach (var d in new[] { Hosts.Dir.FullName, Hosts.Root(index), Path.Combine(Hosts.Root(index), "etc"), Path.Combine(Hosts.Root(index), "var"), Path.Combine(Hosts.Root(index), "var", "lib") })
+        {
+            Directory.CreateDirectory(d);
+            (await Shell.RunAsync("chmod", ["755", d])).Check($"chmod 755 {d}");
+        }
+        var work = Path.Combine(Hosts.Root(index), "var", "lib", "fabric");
+        Directory.CreateDirectory(work);
+        (await Shell.RunAsync("chown", [$"{user}:{ReadmeGuide.UnitValues("Group").Single()}", work])).Check("chown StateDirectory");
+        (await Shell.RunAsync("chmod", [ReadmeGuide.UnitValues("StateDirectoryMode").Single(), work])).Check("chmod StateDirectory");
+        _services.Add(index);
+    }
+
+    /// <summary>
+    /// <c>systemctl enable --now fabric-node</c> without systemd: the unit's ExecStart as its User and Group, with its
+    /// capabilities as the only ones (bounding, inheritable and ambient sets), no new privileges, and its Environment.
+    /// </summary>
+    public string ServiceCommand(int index, string work)
+    {
+        var caps = string.Join(',', ReadmeGuide.UnitValues("CapabilityBoundingSet").Single().Split(' ').Select(c => "+" + c["CAP_".Length..].ToLowerInvariant()));
+        Assert.Equal(ReadmeGuide.UnitValues("CapabilityBoundingSet"), ReadmeGuide.UnitValues("AmbientCapabilities"));
+        Assert.Equal(["yes"], ReadmeGuide.UnitValues("NoNewPrivileges"));
+        var environment = ReadmeGuide.UnitValues("Environment").Single().Replace("/var/lib/fabric", work, StringComparison.Ordinal);
+        return $"setpriv --reuid={ReadmeGuide.UnitValues("User").Single()} --regid={ReadmeGuide.UnitValues("Group").Single()} --init-groups " +
+               $"--inh-caps=-all,{caps} --ambient-caps=-all,{caps} --bounding-set=-all,{caps} --no-new-privs -- env {environment} " +
+               OnHost(index, ReadmeGuide.UnitExecStart());
     }
 
     /// <summary>A command of the guide as host <paramref name="index"/> runs it: its /etc/fabric, the program, no sudo.</summary>

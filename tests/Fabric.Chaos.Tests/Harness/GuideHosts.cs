@@ -7,16 +7,17 @@ namespace Fabric.Chaos.Tests.Harness;
 
 /// <summary>
 /// Hosts of the README's "Run on your own hosts" as network namespaces on one bridge: the database host
-/// (<c>fguide-db</c>, 192.0.2.10) and hosts <c>fguide-1</c> … (192.0.2.11 …), each joined by a veth pair to bridge
-/// <c>fguide-br</c>, which has 192.0.2.254 so the test (this machine, "your machine" of the guide) reaches them. Each
+/// (<c>fguide-db</c>, 198.51.100.10) and hosts <c>fguide-1</c> … (198.51.100.11 …), each joined by a veth pair to bridge
+/// <c>fguide-br</c>, which has 198.51.100.254 so the test (this machine, "your machine" of the guide) reaches them. Each
 /// host has a folder of its own standing for its disk (<see cref="Root"/>). The addresses are the README's own
-/// (192.0.2.0/24, TEST-NET-1, never routed), so its commands run with no address changed. Disposing kills every
+/// (198.51.100.0/24, TEST-NET-2, never routed), so its commands run with no address changed. Disposing kills every
 /// process started here and removes the namespaces, the bridge and the folders.
 /// </summary>
 public sealed class GuideHosts : IAsyncDisposable
 {
     public const string Bridge = "fguide-br";
-    public const string BridgeAddress = "192.0.2.254";
+    public const string BridgeAddress = "198.51.100.254";
+    public const string Network = "198.51.100.0/24";
     public const string DatabaseNamespace = "fguide-db";
     private const string Prefix = "fguide-";
 
@@ -36,8 +37,8 @@ public sealed class GuideHosts : IAsyncDisposable
     /// <summary>The namespace of host <paramref name="index"/> (1-based).</summary>
     public static string NamespaceOf(int index) => $"{Prefix}{index}";
 
-    /// <summary>Host <paramref name="index"/>'s address: 192.0.2.10 + index.</summary>
-    public static string AddressOf(int index) => $"192.0.2.{10 + index}";
+    /// <summary>Host <paramref name="index"/>'s address: 198.51.100.10 + index.</summary>
+    public static string AddressOf(int index) => $"198.51.100.{10 + index}";
 
     /// <summary>The folder that stands for host <paramref name="index"/>'s disk (0: your machine).</summary>
     public string Root(int index) => Path.Combine(Dir.FullName, index == 0 ? "your-machine" : $"host-{index}");
@@ -46,6 +47,11 @@ public sealed class GuideHosts : IAsyncDisposable
     public static async Task<GuideHosts> StartAsync(ITestOutputHelper output, int hosts)
     {
         await RemoveLeftoversAsync();
+        // The README's addresses must be free here: a machine already on that network would route them elsewhere.
+        var routes = await Shell.Ip("-4", "route", "show", "match", AddressOf(1));
+        var taken = routes.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(r => !r.StartsWith("default", StringComparison.Ordinal)).ToArray();
+        if (taken.Length > 0)
+            throw new InvalidOperationException($"this machine already routes {AddressOf(1)} ({string.Join("; ", taken)}): the guide's example network {Network} cannot stand for the hosts here");
         var dir = Directory.CreateTempSubdirectory("fabric-guide-");
         var h = new GuideHosts(dir, output);
         try
@@ -160,8 +166,12 @@ public sealed class GuideHosts : IAsyncDisposable
         }
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         HostProcess[] processes;
         lock (_processes) processes = [.. _processes];
         foreach (var p in processes) await p.DisposeAsync();
@@ -225,13 +235,13 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     public string Log { get { lock (_log) return _log.ToString(); } }
-    public bool HasExited => _process.HasExited;
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    public bool HasExited => _disposed || _process.HasExited;
+    public int? ExitCode => !_disposed && _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>kill -9 (the command was exec'd by bash and nsenter, so this is the node itself).</summary>
     public void Kill9()
     {
-        if (!_process.HasExited) Shell.Signal(_process.Id, 9);
+        if (!HasExited) Shell.Signal(Pid, 9);
     }
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
@@ -241,8 +251,12 @@ public sealed class HostProcess : IAsyncDisposable
         catch (OperationCanceledException) { return false; }
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             Shell.Signal(_process.Id, 9);

@@ -7,7 +7,7 @@ namespace Fabric.Chaos.Tests.Harness;
 /// <summary>
 /// The README's "Run on your own hosts" section as commands: every fenced <c>sh</c> block of the section, each a
 /// <see cref="Block"/> whose first line, a comment, says where it runs (<c># on the database host</c>, <c># on your
-/// machine</c>, <c># on each host</c>, <c># on host 192.0.2.11 (node-1): …</c>). The guide's tests run these commands,
+/// machine</c>, <c># on each host</c>, <c># on host 198.51.100.11 (node-1): …</c>). The guide's tests run these commands,
 /// so the test breaks when the README drifts; the parser itself is pure.
 /// </summary>
 public static partial class ReadmeGuide
@@ -21,9 +21,9 @@ public static partial class ReadmeGuide
     /// </summary>
     public const string HostsDir = "/etc/fabric";
     public const string InstallDir = "/opt/fabric";
-    public const string DatabaseHost = "192.0.2.10";
+    public const string DatabaseHost = "198.51.100.10";
     /// <summary>The hosts of the guide in order: node-1 … node-3, then node-4, the host it adds.</summary>
-    public static readonly string[] Hosts = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"];
+    public static readonly string[] Hosts = ["198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14"];
     public const string UnitFile = "deploy/fabric-node.service";
 
     /// <summary>One fenced block: where it runs (its first comment, without "# on ") and its commands.</summary>
