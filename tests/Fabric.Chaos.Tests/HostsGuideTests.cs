@@ -69,6 +69,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         var dir = Path.Combine(c.Hosts.Root(intruder), "etc", "fabric");
         var init = await c.YoursAsync($"/opt/fabric/fabric init --hosts {address} --names intruder --store \"{StoreOf(c)}\" --out {c.Hosts.Root(intruder)}/init");
         Assert.True(init.ExitCode == 0, $"init of the intruder: {init.Output}{init.Error}");
+        Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
         Directory.Move(Path.Combine(c.Hosts.Root(intruder), "init", "intruder"), dir);
         var conf = Path.Combine(dir, "node.conf");
         var own = FabricHocon.Load(conf);
@@ -182,13 +183,14 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
             return TimeSpan.Zero;
         })));
         var lags = firstRefusal.Take(c.HostCount).Select(t => t - answeredAt!.Value).ToArray();
-        output.WriteLine($"{writes.Length} write routes × {c.HostCount} nodes refused (403) with the read token; revoke answered {answeredAt!.Value.TotalMilliseconds:0} ms after `fabric ctl` started; 401 on the nodes {string.Join(", ", lags.Select(l => $"{l.TotalMilliseconds:0} ms"))} after the answer");
+        output.WriteLine($"{writes.Length} write routes × {c.HostCount} nodes refused (403) with the read token; revoke answered {answeredAt!.Value.TotalMilliseconds:0} ms after `fabric ctl` started; " +
+                         $"first 401 on the nodes at {string.Join(", ", firstRefusal.Take(c.HostCount).Select(t => $"{t.TotalMilliseconds:0} ms"))} after it started ({string.Join(", ", lags.Select(l => $"{l.TotalMilliseconds:0}"))} ms from the answer)");
         Assert.All(lags, l => Assert.True(l <= TimeSpan.FromSeconds(1), $"a node accepted the revoked token {l.TotalMilliseconds:0} ms after the revocation was answered"));
 
         ReliabilityLog.Record(new ReliabilityLog.Row("B13",
             "scoped tokens over HTTPS on the guide's 3 hosts: a `read` token on every write route of the OpenAPI document on every node; then revoked with `fabric ctl tokens revoke`",
             $"{refused} writes ({writes.Length} routes × {c.HostCount} nodes) refused with 403, GET allowed; after the revocation every node answered 401",
-            $"401 on every node at most {lags.Max().TotalMilliseconds:0} ms after the revocation was answered (bound 1 s)", "n/a (no outage)", "n/a", "0",
+            $"401 on every node by {firstRefusal.Take(c.HostCount).Max().TotalMilliseconds:0} ms after `fabric ctl tokens revoke` started, {Math.Max(0, lags.Max().TotalMilliseconds):0} ms after its answer (bound 1 s)", "n/a (no outage)", "n/a", "0",
             nameof(A_read_token_gets_403_on_every_write_route_and_a_revoked_token_401_within_1_s_on_every_node)));
     }
 
