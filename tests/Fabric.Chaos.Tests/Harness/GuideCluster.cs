@@ -131,11 +131,17 @@ public sealed class GuideCluster : IAsyncDisposable
             (await Shell.RunAsync("/bin/bash", ["-c", OnHost(index, command)])).Check($"README: {command}");
         }
         // The user must reach its files through the folders that stand for the host's disk (systemd's are 0755).
-        foreach (var d in new[] { Hosts.Dir.FullName, Hosts.Root(index), Path.Combine(Hosts.Root(index), "etc"), Path.Combine(Hosts.Root(index), "var"), Path.Combine(Hosts.Root(index), "var", "lib") })
+        foreach (var d in new[] { Hosts.Dir.FullName, Hosts.Root(index), Path.Combine(Hosts.Root(index), "etc"), Path.Combine(Hosts.Root(index), "var"), Path.Combine(Hosts.Root(index), "var", "lib"), Path.Combine(Hosts.Root(index), "opt") })
         {
             Directory.CreateDirectory(d);
             (await Shell.RunAsync("chmod", ["755", d])).Check($"chmod 755 {d}");
         }
+        // The program on that host's disk, as the README's "once per host" block copies it (readable by the user
+        // wherever the repository lives).
+        var program = Path.Combine(Hosts.Root(index), "opt", "fabric");
+        Directory.CreateDirectory(Path.GetDirectoryName(program)!);
+        (await Shell.RunAsync("cp", ["-r", Binaries, program])).Check("cp the program");
+        (await Shell.RunAsync("chmod", ["-R", "a+rX", Path.GetDirectoryName(program)!])).Check("chmod the program");
         var work = Path.Combine(Hosts.Root(index), "var", "lib", "fabric");
         Directory.CreateDirectory(work);
         (await Shell.RunAsync("chown", [$"{user}:{ReadmeGuide.UnitValues("Group").Single()}", work])).Check("chown StateDirectory");
@@ -160,7 +166,12 @@ public sealed class GuideCluster : IAsyncDisposable
 
     /// <summary>A command of the guide as host <paramref name="index"/> runs it: its /etc/fabric, the program, no sudo.</summary>
     public string OnHost(int index, string command)
-        => Local(command).Replace(ReadmeGuide.HostsDir, Path.Combine(Hosts.Root(index), "etc", "fabric"), StringComparison.Ordinal);
+    {
+        var line = command.StartsWith("sudo ", StringComparison.Ordinal) ? command[5..] : command;
+        var program = _services.Contains(index) ? Path.Combine(Hosts.Root(index), "opt", "fabric") : Binaries;
+        return line.Replace(ReadmeGuide.InstallDir, program, StringComparison.Ordinal)
+            .Replace(ReadmeGuide.HostsDir, Path.Combine(Hosts.Root(index), "etc", "fabric"), StringComparison.Ordinal);
+    }
 
     /// <summary>A command of the guide with the program's folder and sudo taken care of.</summary>
     public static string Local(string command)

@@ -104,10 +104,11 @@ public sealed class GuideHosts : IAsyncDisposable
         => RunProcessAsync(Start(ns, command, workingDirectory, environment, redirect: true), command, timeout ?? TimeSpan.FromSeconds(60));
 
     /// <summary>Starts <paramref name="command"/> in namespace <paramref name="ns"/> as a long-running process whose output goes to <paramref name="logFile"/>.</summary>
-    public HostProcess Spawn(string ns, string name, string command, string? workingDirectory = null, IDictionary<string, string>? environment = null)
+    /// <remarks>A single command is exec'd (its pid is the process's, for signals); a script (<paramref name="script"/>) runs under bash.</remarks>
+    public HostProcess Spawn(string ns, string name, string command, string? workingDirectory = null, IDictionary<string, string>? environment = null, bool script = false)
     {
         var logFile = Path.Combine(Dir.FullName, $"{name}.log");
-        var p = Start(ns, "exec " + command, workingDirectory, environment, redirect: true);
+        var p = Start(ns, script ? command : "exec " + command, workingDirectory, environment, redirect: true);
         var hp = new HostProcess(name, ns, command, p, logFile);
         lock (_processes) _processes.Add(hp);
         _output.WriteLine($"{ChaosCluster.Stamp()} {name} ({ns}): {command} (pid {p.Id})");
