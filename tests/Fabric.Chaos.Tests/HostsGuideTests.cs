@@ -58,7 +58,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         Assert.True(created == HttpStatusCode.Created, $"a TAP endpoint on node-{service}: {(int)created} {body}");
         var device = "fab" + JsonNode.Parse(body)!["id"]!.GetValue<string>().Replace("-", "", StringComparison.Ordinal);
         var up = await ChaosCluster.WaitUntilAsync(async () =>
-            (await Shell.Ip("-n", GuideHosts.NamespaceOf(service), "-o", "link", "show", device)).Output.Contains("UP", StringComparison.Ordinal),
+            Regex.IsMatch((await Shell.Ip("-n", GuideHosts.NamespaceOf(service), "-o", "link", "show", device)).Output, "[<,]UP[,>]"),
             TimeSpan.FromSeconds(20), $"TAP {device} up on node-{service}, which runs as user fabric with CAP_NET_ADMIN only");
         output.WriteLine($"node-{service} (user fabric, CAP_NET_ADMIN only) made TAP {device} in {up.TotalSeconds:0.0} s");
 
@@ -69,7 +69,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
             Assert.Equal(c.HostCount, (await c.MembersAsync(i)).Count(m => m.Status == "up"));
 
         // One journal: in PostgreSQL, and no host made a SQLite file of its own.
-        AssertOneJournal(c);
+        await AssertOneJournalAsync(c);
     }
 
     [GuideFact("openssl")]
@@ -103,7 +103,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         await File.AppendAllTextAsync(conf, $"\n# the intruder: the cluster's seeds\nakka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(s => $"\"{s}\""))}]\n");
 
         // Akka.Remote shuts a node down when its own side of a TLS handshake fails (exit 79), so the intruder runs as
-        // the README's unit would run it, restarted whenever it exits: it keeps knocking for the whole 30 s.
+        // the README's unit would run it, restarted whenever it exits: it knocks for the whole 30 s either way.
         var work = Path.Combine(c.Hosts.Root(intruder), "var", "lib", "fabric");
         Directory.CreateDirectory(work);
         var run = c.OnHost(intruder, c.Guide.With("/opt/fabric/fabric node --config").Commands[0]);
@@ -131,7 +131,6 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         await node.DisposeAsync();
         var attempts = Regex.Matches(node.Log, "intruder exited").Count;
         var exitCodes = Regex.Matches(node.Log, @"intruder exited (\d+)").Select(m => m.Groups[1].Value).Distinct().ToArray();
-        Assert.True(attempts >= 3, $"the intruder ran only {attempts + 1} times in 30 s:\n{node.Log}");
         Assert.NotEqual("200", ready); // never Up in any cluster
 
         // A plain-TLS client without a certificate: the handshake never completes, no byte of Akka's protocol comes back.
@@ -147,7 +146,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         output.WriteLine($"over {clock.Elapsed.TotalSeconds:0} s ({polls} membership checks on each node) the intruder started {attempts + 1} times (exits: {string.Join(", ", exitCodes)}); " +
                          $"{refusals} TLS refusals of {address} logged by the nodes, {clientRefusals} of a client without a certificate");
         output.WriteLine("--- what the nodes logged meanwhile\n" + string.Join("\n", said.Select((l, i) => $"node-{i + 1}:\n{string.Join('\n', l.Split('\n').TakeLast(8))}")));
-        Assert.True(refusals > 0, "no node logged a TLS refusal of the intruder");
+        Assert.True(refusals >= 2, $"the nodes logged {refusals} TLS refusals of the intruder in 30 s; it knocks every few seconds:\n{node.Log}");
         // Nothing but the TLS layer names it: no association, no gossip, no message from it was handled.
         var otherMentions = said.SelectMany(l => l.Split('\n')).Where(l => l.Contains(address, StringComparison.Ordinal) && !l.Contains("TLS", StringComparison.Ordinal)).ToArray();
         Assert.True(otherMentions.Length == 0, $"the nodes logged the intruder outside the TLS handshake:\n{string.Join('\n', otherMentions)}");
@@ -296,7 +295,7 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
             && r.Body.Contains("\"before-failover\"", StringComparison.Ordinal) && r.Body.Contains("\"after-failover\"", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), $"node-{holder} lists both networks", 250);
         output.WriteLine($"{ChaosCluster.Stamp()} node-{holder} rejoined {killed.Elapsed.TotalSeconds:0.0} s after the kill");
-        AssertOneJournal(c);
+        await AssertOneJournalAsync(c);
 
         ReliabilityLog.Record(new ReliabilityLog.Row("F12",
             "the README's guide on 3 namespace hosts with PostgreSQL: kill -9 of the host holding the configuration singleton (lease holder), a write before and after, the host restarted as systemd would",
@@ -363,11 +362,11 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
     }
 
     /// <summary>The journal is PostgreSQL's and no host made a SQLite file.</summary>
-    private void AssertOneJournal(GuideCluster c)
+    private async Task AssertOneJournalAsync(GuideCluster c)
     {
         var sqlite = Enumerable.Range(1, c.HostCount).SelectMany(i => Directory.GetFiles(c.Hosts.Root(i), "*.db", SearchOption.AllDirectories)).ToArray();
         Assert.True(sqlite.Length == 0, $"a host made a SQLite store: {string.Join(", ", sqlite)}");
-        var tables = c.Database.QueryAsync("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'").GetAwaiter().GetResult();
+        var tables = await c.Database.QueryAsync("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'");
         output.WriteLine($"tables in PostgreSQL: {tables}");
         Assert.Contains("journal", tables, StringComparison.Ordinal);
         Assert.Contains("fabric_lease", tables, StringComparison.Ordinal);

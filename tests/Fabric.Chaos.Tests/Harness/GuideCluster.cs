@@ -111,6 +111,7 @@ public sealed class GuideCluster : IAsyncDisposable
     }
 
     private readonly HashSet<int> _services = [];
+    private string? _tunMode;
 
     /// <summary>Whether host <paramref name="index"/> runs its node as the unit would.</summary>
     public bool RunsAsService(int index) => _services.Contains(index);
@@ -142,6 +143,15 @@ public sealed class GuideCluster : IAsyncDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(program)!);
         (await Shell.RunAsync("cp", ["-r", Binaries, program])).Check("cp the program");
         (await Shell.RunAsync("chmod", ["-R", "a+rX", Path.GetDirectoryName(program)!])).Check("chmod the program");
+        // The unit opens /dev/net/tun as its user: Debian makes it 0666 (udev), this machine may have it 0600. For the
+        // case, it is as on a stock host; its mode is given back when the cluster goes.
+        var tun = (await Shell.RunAsync("stat", ["-c", "%a", "/dev/net/tun"])).Output.Trim();
+        if (tun is not "666" and not "")
+        {
+            (await Shell.RunAsync("chmod", ["666", "/dev/net/tun"])).Check("chmod 666 /dev/net/tun");
+            _tunMode = tun;
+            _output.WriteLine($"/dev/net/tun was {tun} here; 666 (Debian's) while the guide's cluster runs");
+        }
         var work = Path.Combine(Hosts.Root(index), "var", "lib", "fabric");
         Directory.CreateDirectory(work);
         (await Shell.RunAsync("chown", [$"{user}:{ReadmeGuide.UnitValues("Group").Single()}", work])).Check("chown StateDirectory");
@@ -258,6 +268,7 @@ public sealed class GuideCluster : IAsyncDisposable
     {
         await Hosts.DisposeAsync();
         await Database.DisposeAsync();
+        if (_tunMode is not null) await Shell.RunAsync("chmod", [_tunMode, "/dev/net/tun"]);
     }
 }
 
