@@ -13,7 +13,9 @@ namespace Fabric.Actors.Cluster;
 /// would admit any publicly issued certificate; so Fabric passes <see cref="DotNettySslSetup"/> with a custom validator
 /// that builds the chain again with <see cref="X509ChainTrustMode.CustomRootTrust"/> and the cluster CA alone.
 /// Akka.Remote 1.5.74 calls the validator on the accepting side too and refuses a client without a certificate
-/// (require-mutual-authentication, the fix for CVE-2025-61778 shipped in 1.5.52).
+/// (require-mutual-authentication, the fix for CVE-2025-61778 shipped in 1.5.52). A refused inbound handshake is logged
+/// and dropped; a refused OUTBOUND one (we connected to a peer whose certificate the CA did not sign) makes Akka 1.5.74
+/// run CoordinatedShutdown (TlsHandshakeFailureReason), so such a node exits 1 and its supervisor restarts it.
 /// </summary>
 public sealed record RemoteTls(X509Certificate2 Certificate, X509Certificate2 Authority)
 {
