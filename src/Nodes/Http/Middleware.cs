@@ -147,7 +147,7 @@ internal sealed class BearerTokenMiddleware(RequestDelegate next, BearerToken bo
         if (!_audit.IsEnabled(LogLevel.Information)) return;
         http.Response.OnCompleted(() =>
         {
-            var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+            var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { Length: > 1 } raw ? raw.TrimEnd('/') : null; // a group's "" route ends in '/'
             AuditLog.Write(_audit, token, http.Request.Method, route ?? "(no route)", http.Request.Path.Value ?? "", http.Response.StatusCode);
             return Task.CompletedTask;
         });
