@@ -1,6 +1,10 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
+using Fabric.Nodes.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Fabric.Nodes.Tests.Http;
 
@@ -79,6 +83,37 @@ public sealed class TokenApiTests(HttpNodeFixture node)
         Problem.Assert(await node.Client.Delete($"/api/v1/tokens/{node.Name("never")}"), HttpStatusCode.NotFound, "name", "token-not-found");
         var revokedRow = (await node.Client.Get("/api/v1/tokens")).Body.AsArray().Single(r => r!["name"]!.GetValue<string>() == name)!;
         Assert.Equal("revoked", revokedRow["state"]!.GetValue<string>());
+    }
+
+    /// <summary>Collects what the node logs, as a provider added to its running logger factory.</summary>
+    private sealed class Collect : ILoggerProvider, ILogger
+    {
+        public ConcurrentQueue<string> Lines { get; } = new();
+        public ILogger CreateLogger(string categoryName) => categoryName == BearerTokenMiddleware.AuditCategory ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => Lines.Enqueue($"{logLevel} {formatter(state, exception)}");
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public async Task Every_write_is_logged_at_information_with_the_tokens_name_though_the_endpoint_logs_only_warnings()
+    {
+        var collect = new Collect();
+        node.App.Services.GetRequiredService<ILoggerFactory>().AddProvider(collect);
+        var (name, secret) = await CreateToken("audited", "admin");
+        using var admin = As(secret);
+        var net = await admin.Create("/api/v1/networks", new { name = node.Name("audit"), vni = node.NextVni(), kind = "l2" });
+        await admin.Get("/api/v1/networks");
+        var lines = Array.Empty<string>();
+        await HttpNodeFixture.Eventually(() => Task.FromResult((lines = collect.Lines.Where(l => l.Contains(name)).ToArray()).Length > 0),
+            TimeSpan.FromSeconds(5), "the write's audit line"); // written once the answer has gone
+        var line = Assert.Single(lines);
+        Assert.StartsWith("Information write by token " + name + ": POST /api/v1/networks", line);
+        Assert.EndsWith("-> 201", line);
+        Assert.DoesNotContain(collect.Lines, l => l.Contains("GET"));
+        Assert.NotNull(net["id"]);
     }
 
     [Fact]
