@@ -20,13 +20,6 @@ internal sealed class BearerToken(string token)
 
     /// <summary>Constant-time: the digests are compared with <see cref="CryptographicOperations.FixedTimeEquals"/>.</summary>
     public bool Matches(ReadOnlySpan<byte> digest) => CryptographicOperations.FixedTimeEquals(digest, _digest);
-
-    public bool Matches(ReadOnlySpan<char> candidate)
-    {
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(candidate.ToArray()), digest);
-        return Matches(digest);
-    }
 }
 
 /// <summary>The scope a route needs when it is not what its method implies (every GET read, everything else admin).</summary>
@@ -123,7 +116,7 @@ internal sealed class BearerTokenMiddleware(RequestDelegate next, BearerToken bo
         var needed = ScopeFor(http.Request.Method, http.GetEndpoint()?.Metadata);
         if (caller.Scope < needed)
         {
-            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"fabric\", error=\"insufficient_scope\", scope=\"admin\"";
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"fabric\", error=\"insufficient_scope\", scope=\"{needed.Text()}\"";
             await Problems.Problem(StatusCodes.Status403Forbidden, "token-scope",
                 $"the token '{caller.Name}' has scope {caller.Scope.Text()}; {http.Request.Method} {http.Request.Path} needs scope {needed.Text()}").ExecuteAsync(http);
             return;
@@ -154,7 +147,7 @@ internal sealed class BearerTokenMiddleware(RequestDelegate next, BearerToken bo
         if (!_audit.IsEnabled(LogLevel.Information)) return;
         http.Response.OnCompleted(() =>
         {
-            var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+            var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { Length: > 1 } raw ? raw.TrimEnd('/') : null; // a group's "" route ends in '/'
             AuditLog.Write(_audit, token, http.Request.Method, route ?? "(no route)", http.Request.Path.Value ?? "", http.Response.StatusCode);
             return Task.CompletedTask;
         });
