@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 if [ "$(id -u)" = 0 ]; then
-  # Tools the root-only tests drive for real; a fresh machine has none of them.
-  for pkg in iproute2:ip util-linux:nsenter iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables postgresql:/usr/lib/postgresql; do
+  # Tools the root-only tests drive for real; a fresh machine has none of them. postgresql: the throw-away store of
+  # the PostgreSQL tests and of the hosts guide's chaos test; openssl: its s_client knocks on the TLS remoting port.
+  for pkg in iproute2:ip util-linux:nsenter iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables openssl:openssl postgresql:/usr/lib/postgresql; do
     name=${pkg%%:*}; bin=${pkg##*:}
     if [ "${bin#/}" != "$bin" ]; then [ -e "$bin" ] || need+=("$name"); continue; fi
     command -v "$bin" >/dev/null 2>&1 || need+=("$name")

@@ -26,7 +26,7 @@ public sealed class FabricNode : IAsyncDisposable
     public AkkaCluster Cluster { get; }
     public FabricSettings Settings { get; }
 
-    /// <summary>This node's Akka address, e.g. akka.tcp://fabric@127.0.0.1:4053.</summary>
+    /// <summary>This node's Akka address, e.g. akka.tcp://fabric@127.0.0.1:4053 (akka.ssl.tcp://… with <see cref="RemoteTls"/>).</summary>
     public Address Address => Cluster.SelfAddress;
 
     public static FabricNode Start(Config config)
@@ -35,7 +35,13 @@ public sealed class FabricNode : IAsyncDisposable
         if (settings.UsesSqlite)
             Directory.CreateDirectory(settings.DataDir); // SQLite creates the file, not its folder
 
-        var system = ActorSystem.Create(SystemName, config);
+        // Mutual TLS on remoting when fabric.remote-tls names a certificate (nodes made by `fabric init`).
+        var tls = RemoteTls.From(config);
+        var system = tls is null
+            ? ActorSystem.Create(SystemName, config)
+            : ActorSystem.Create(SystemName, BootstrapSetup.Create()
+                .WithConfig(ConfigurationFactory.ParseString(RemoteTls.EnableHocon).WithFallback(config))
+                .And(tls.Setup()));
         var node = new FabricNode(system, settings);
         if (config.GetStringList("akka.cluster.seed-nodes").Count == 0)
             node.Cluster.Join(node.Cluster.SelfAddress);

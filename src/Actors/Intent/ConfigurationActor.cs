@@ -63,25 +63,33 @@ public sealed record ConfigurationRecovery(long FromSnapshot, long ReplayedEvent
 
 /// <summary>
 /// The configuration as a journal snapshot (every <c>fabric.configuration.snapshot-every</c> events): plain arrays of
-/// the listing's records plus the id counters, which Hyperion writes field by field.
+/// the listing's records plus the id counters, which Hyperion writes field by field. <see cref="Tokens"/> (valid and
+/// revoked) came later: a snapshot written before them reads with null there (Hyperion is version tolerant).
 /// </summary>
-public sealed record ConfigurationSnapshot(long NextNetwork, long NextSubnet, long NextEndpoint, NetworkView[] Networks, Endpoint[] Endpoints) : IFabricMessage
+public sealed record ConfigurationSnapshot(long NextNetwork, long NextSubnet, long NextEndpoint, NetworkView[] Networks, Endpoint[] Endpoints,
+    AccessToken[]? Tokens = null) : IFabricMessage
 {
     public static ConfigurationSnapshot Of(FabricConfiguration state)
     {
         var listing = ConfigurationListing.Of(state, 0);
         return new ConfigurationSnapshot(state.NextNetwork, state.NextSubnet, state.NextEndpoint,
             // The listing's views already hold plain arrays (FabricConfiguration.ViewOf), which Hyperion writes as they are.
-            listing.Networks.ToArray(), listing.Endpoints.ToArray());
+            listing.Networks.ToArray(), listing.Endpoints.ToArray(),
+            state.ClusterWideEvents().Select(e => e is TokenRevoked r ? r.Token : ((TokenCreated)e).Token).ToArray());
     }
 
     public FabricConfiguration ToConfiguration()
-        => FabricConfiguration.FromListing(new ConfigurationListing(0, Networks, Endpoints)) with
+    {
+        var state = FabricConfiguration.FromListing(new ConfigurationListing(0, Networks, Endpoints)) with
         {
             NextNetwork = NextNetwork,
             NextSubnet = NextSubnet,
             NextEndpoint = NextEndpoint,
         };
+        foreach (var t in Tokens ?? [])
+            state = state.Apply(t.Revoked is null ? new TokenCreated(t) : new TokenRevoked(t));
+        return state;
+    }
 }
 
 /// <summary>Child to <see cref="ConfigurationSupervisor"/>: recovery finished, commands can be handled.</summary>

@@ -78,6 +78,7 @@ public sealed partial record FabricConfiguration
         ListNetworks q => PageOfNetworks(q, revision),
         ListEndpoints q => PageOfEndpoints(q, revision),
         FindNetworksByVni q => NetworksByVni(q, revision),
+        ListTokens => ListOfTokens(revision),
         _ => throw new ArgumentOutOfRangeException(nameof(query), query, "unknown configuration query"),
     };
 

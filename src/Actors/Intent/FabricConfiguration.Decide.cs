@@ -30,6 +30,8 @@ public sealed partial record FabricConfiguration
         DeleteEndpoint c => DecideDeleteEndpoint(c),
         CreateEndpoints c => DecideCreateEndpoints(c),
         DeleteEndpoints c => DecideDeleteEndpoints(c),
+        CreateToken c => DecideCreateToken(c),
+        RevokeToken c => DecideRevokeToken(c),
         _ => Rejection.Invalid("", "unknown-command", $"{command.GetType().Name} is not a configuration command"),
     };
 

@@ -126,6 +126,7 @@ public sealed partial record FabricConfiguration
             }
             : this,
         NetworkReleased x => Release(x.NetworkId),
+        TokenCreated or TokenRevoked => ApplyToken(e),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e, "unknown configuration event"),
     };
 

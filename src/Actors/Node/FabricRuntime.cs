@@ -43,10 +43,10 @@ public sealed class ConfigurationUnavailableException(string message, string cod
 public sealed class FabricRuntime : IAsyncDisposable
 {
     private FabricRuntime(FabricNode node, NodeIdentity self, SnapshotHolder holder, DataplaneEngine? engine, UdpUnderlay? underlay,
-        IActorRef configuration, IActorRef replica, IActorRef locations)
+        IActorRef configuration, IActorRef replica, IActorRef locations, TokenTable tokens)
     {
         Node = node; Self = self; Snapshots = holder; Engine = engine; Underlay = underlay;
-        Configuration = configuration; Replica = replica; Locations = locations;
+        Configuration = configuration; Replica = replica; Locations = locations; Tokens = tokens;
     }
 
     public FabricNode Node { get; }
@@ -59,6 +59,8 @@ public sealed class FabricRuntime : IAsyncDisposable
     public IActorRef Configuration { get; }
     public IActorRef Replica { get; }
     public IActorRef Locations { get; }
+    /// <summary>The cluster's API tokens as this node's replica has them (every node holds all of them).</summary>
+    public TokenTable Tokens { get; }
     /// <summary>How long this node waits for the configuration (or another actor) to answer before giving up.</summary>
     public TimeSpan AskTimeout { get; init; } = DefaultAskTimeout;
 
@@ -141,7 +143,9 @@ public sealed class FabricRuntime : IAsyncDisposable
             ClusterShardingSettings.Create(system), new VrfMessageExtractor());
         var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, vrfs, fdbCapacity), "vteps");
         var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
-        var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, name, [ports, vteps], ReplicationSettings.From(full)), "config-replica");
+        var tokens = new TokenTable();
+        var tokenTable = system.ActorOf(TokenTableActor.Props(tokens), "tokens");
+        var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, name, [ports, vteps, tokenTable], ReplicationSettings.From(full)), "config-replica");
         if (engine is not null)
             system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))),
                 "dataplane-events");
@@ -154,7 +158,7 @@ public sealed class FabricRuntime : IAsyncDisposable
             underlay?.Dispose();
             return Task.FromResult(Akka.Done.Instance);
         });
-        return new FabricRuntime(node, self, holder, engine, underlay, proxy, replica, locations);
+        return new FabricRuntime(node, self, holder, engine, underlay, proxy, replica, locations, tokens);
     }
 
     /// <summary>Up in the cluster and (when it has one) the dataplane thread running.</summary>

@@ -37,7 +37,7 @@ public static class Interest
     /// <summary>The projection of <paramref name="state"/> onto <paramref name="networks"/>: what a replica holding them must equal.</summary>
     public static FabricConfiguration Project(FabricConfiguration state, IEnumerable<string> networks)
     {
-        var p = FabricConfiguration.Empty;
+        var p = FabricConfiguration.Empty.ApplyAll(state.ClusterWideEvents()); // every replica holds the cluster-wide part
         foreach (var id in networks.Order(EntityIds.Order))
             foreach (var e in state.EventsToBuild(id))
                 p = p.Apply(e);

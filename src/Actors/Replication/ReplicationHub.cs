@@ -7,12 +7,14 @@ namespace Fabric.Actors.Replication;
 /// The singleton's side of replication as a pure value-in, messages-out machine (the actor only adds the wire and the
 /// timer; the model test drives this directly). For every journaled change it sends each registered node only the
 /// events of the networks that node holds, then the creation events of networks it starts to hold and a
-/// <see cref="NetworkReleased"/> for those it stops holding.
+/// <see cref="NetworkReleased"/> for those it stops holding. Cluster-wide events (tokens,
+/// <see cref="AccessTokens.IsClusterWide"/>) go to every node, and every snapshot starts with them.
 /// </summary>
 /// <remarks>
 /// Cost per change: O(events × nodes holding their network) messages and work, plus an interest recomputation
 /// (O(networks held × routes)) for the nodes named by endpoint events and the holders of a network whose routes
-/// changed. A node holding nothing of the change gets nothing. At 100,000 endpoints on 1,000 nodes (100 per node, a
+/// changed. A node holding nothing of the change gets nothing, except a token event, which every node gets (one message
+/// of ~200 bytes per node: 1,000 messages at 1,000 nodes, for a write made by hand a few times a year). At 100,000 endpoints on 1,000 nodes (100 per node, a
 /// network spanning a few nodes), an endpoint create costs a few messages of ~200 bytes; at 100,000 endpoints in
 /// 1,000 networks spread over 3 nodes, one message per node per chunk of events.
 /// </remarks>
@@ -56,12 +58,12 @@ public sealed class ReplicationHub
         SetInterest(s, Interest.Of(State, node, s.Holds));
         var chunks = new List<ConfigurationEvent[]>();
         var chunk = new List<ConfigurationEvent>(ChunkEvents);
-        foreach (var net in s.Interest.Order(EntityIds.Order))
-            foreach (var e in State.EventsToBuild(net))
-            {
-                chunk.Add(e);
-                if (chunk.Count == ChunkEvents) { chunks.Add(chunk.ToArray()); chunk.Clear(); }
-            }
+        // The cluster-wide part (tokens) first, whatever the node holds; then its networks.
+        foreach (var e in State.ClusterWideEvents().Concat(s.Interest.Order(EntityIds.Order).SelectMany(State.EventsToBuild)))
+        {
+            chunk.Add(e);
+            if (chunk.Count == ChunkEvents) { chunks.Add(chunk.ToArray()); chunk.Clear(); }
+        }
         if (chunk.Count > 0 || chunks.Count == 0) chunks.Add(chunk.ToArray());
         var messages = new IReplicaMessage[chunks.Count];
         for (int i = 0; i < chunks.Count; i++)
@@ -96,6 +98,16 @@ public sealed class ReplicationHub
         var named = new List<string>(2);
         foreach (var e in events)
         {
+            if (AccessTokens.IsClusterWide(e))
+            {
+                // Every node checks tokens itself: a token event goes to every registered node, in the same numbered stream.
+                foreach (var s in _subscribers.Values)
+                {
+                    if (!perNode.TryGetValue(s.Node, out var all)) perNode[s.Node] = all = new List<ConfigurationEvent>();
+                    all.Add(e);
+                }
+                continue;
+            }
             var net = Interest.NetworkOf(e, before, after);
             if (net is null) continue;
             // A node's own networks change only when its first endpoint enters one or its last leaves: recomputing its

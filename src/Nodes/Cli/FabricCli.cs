@@ -3,7 +3,7 @@ using Fabric.Nodes.Cli.Ctl;
 
 namespace Fabric.Nodes.Cli;
 
-/// <summary>The <c>fabric</c> command line: <c>node</c>, <c>up</c> and <c>ctl</c> (API.md, "Command line").</summary>
+/// <summary>The <c>fabric</c> command line: <c>node</c>, <c>up</c>, <c>init</c> and <c>ctl</c> (API.md, "Command line").</summary>
 public static class FabricCli
 {
     public static RootCommand BuildRoot()
@@ -11,6 +11,7 @@ public static class FabricCli
         var root = new RootCommand("Fabric: an actor-based VXLAN overlay. `fabric up --nodes 3` starts a cluster on this machine.");
         root.Add(NodeCommand.Create());
         root.Add(UpCommand.Create());
+        root.Add(InitCommand.Create());
         root.Add(CtlCommand.Create());
         return root;
     }

@@ -26,9 +26,9 @@ public static class NodeCommand
     }
 
     /// <summary>What a node needs from its configuration before it starts, checked up front.</summary>
-    public sealed record NodeStartup(string Name, string HttpAddress, int HttpPort, string Token)
+    public sealed record NodeStartup(string Name, string HttpAddress, int HttpPort, string Token, string? HttpCertificate = null, string? HttpCertificatePassword = null)
     {
-        public string HttpUrl => $"http://{HttpAddress}:{HttpPort}";
+        public string HttpUrl => $"{(HttpCertificate is null ? "http" : "https")}://{HttpAddress}:{HttpPort}";
     }
 
     /// <summary>Reads the management settings and resolves the token (the file's, else FABRIC_TOKEN); a clear error otherwise.</summary>
@@ -44,8 +44,62 @@ public static class NodeCommand
                 $"no management token: set fabric.http.token in {configFile} or {TokenVariable} in the environment " +
                 "(a node never serves an open management API)");
         var name = config.GetString("fabric.node-name", "");
-        return new NodeStartup(name, address, port, token.Trim());
+        var certificate = config.GetString("fabric.http.certificate", "");
+        var password = config.GetString("fabric.http.certificate-password", "");
+        return new NodeStartup(name, address, port, token.Trim(),
+            string.IsNullOrWhiteSpace(certificate) ? null : certificate, string.IsNullOrEmpty(password) ? null : password);
     }
+
+    /// <summary>The settings that name files, made absolute against the node's file's folder (so a host's folder can be copied anywhere).</summary>
+    public static readonly string[] FileSettings = ["fabric.http.certificate", "fabric.remote-tls.certificate", "fabric.remote-tls.ca"];
+
+    /// <summary><paramref name="config"/> with the relative paths of <see cref="FileSettings"/> resolved against <paramref name="baseDirectory"/>.</summary>
+    public static Config ResolveFiles(Config config, string baseDirectory)
+    {
+        var lines = new List<string>();
+        foreach (var setting in FileSettings)
+        {
+            var value = config.GetString(setting, "");
+            if (!string.IsNullOrWhiteSpace(value) && !Path.IsPathRooted(value))
+                lines.Add($"{setting} = {FabricHocon.Quote(Path.GetFullPath(value, baseDirectory))}");
+        }
+        return lines.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join('\n', lines)).WithFallback(config);
+    }
+
+    /// <summary>
+    /// Refuses the embedded SQLite store under a seed list that names another host (an address that is neither this
+    /// node's nor loopback): every host would keep its own file, and the configuration singleton would read a different
+    /// journal wherever it moved, forking the configuration without a word. <c>fabric.store.single-machine</c> (set by
+    /// <c>fabric up</c>, whose nodes share one file on one machine, namespaces included) allows it.
+    /// </summary>
+    public static void RefuseSplitJournal(Config config, string configFile)
+    {
+        var settings = FabricSettings.From(config);
+        if (!settings.UsesSqlite || config.GetBoolean("fabric.store.single-machine", false)) return;
+        var own = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            config.GetString("akka.remote.dot-netty.tcp.hostname", ""),
+            config.GetString("akka.remote.dot-netty.tcp.public-hostname", ""),
+        };
+        foreach (var seed in config.GetStringList("akka.cluster.seed-nodes"))
+        {
+            string host;
+            try { host = Address.Parse(seed).Host ?? ""; }
+            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+            {
+                throw new CliException($"akka.cluster.seed-nodes in {configFile}: '{seed}' is not an Akka address");
+            }
+            if (own.Contains(host) || IsLoopback(host)) continue;
+            throw new CliException(
+                $"{configFile} keeps the configuration in the embedded SQLite store but its seed {seed} is another host: " +
+                "each host would have its own journal and the configuration would fork; use PostgreSQL " +
+                "(include \"postgres.conf\" and set fabric.store.connection-string, or `fabric init --store`)");
+        }
+    }
+
+    private static bool IsLoopback(string host)
+        => string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private static async Task<int> RunAsync(FileInfo file, bool verbose)
     {
@@ -53,10 +107,17 @@ public static class NodeCommand
 
         Config config;
         NodeStartup startup;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? httpCertificate;
         try
         {
             config = FabricHocon.Load(file.FullName, verbose ? "akka.loglevel = INFO\nakka.stdout-loglevel = INFO" : null);
+            config = ResolveFiles(config, file.DirectoryName!);
+            RefuseSplitJournal(config, file.FullName);
             startup = Resolve(config, file.FullName, Environment.GetEnvironmentVariable);
+            httpCertificate = startup.HttpCertificate is { } path
+                ? Fabric.Actors.Cluster.RemoteTls.LoadPkcs12(path, startup.HttpCertificatePassword, "fabric.http.certificate")
+                : null;
+            _ = Fabric.Actors.Cluster.RemoteTls.From(config); // a missing or unreadable certificate: one line now, not an Akka stack later
         }
         catch (CliException e) { return Errors.Fail(e.Message); }
         catch (Exception e) when (e is ConfigurationException or FormatException or IOException)
@@ -84,7 +145,7 @@ public static class NodeCommand
         var exitCode = 0;
         try
         {
-            app = ManagementEndpoint.Build(runtime, new ManagementOptions(startup.HttpAddress, startup.HttpPort, startup.Token));
+            app = ManagementEndpoint.Build(runtime, new ManagementOptions(startup.HttpAddress, startup.HttpPort, startup.Token) { Certificate = httpCertificate });
             await app.StartAsync(shutdown.Token);
             app.Lifetime.ApplicationStopping.Register(() => shutdown.Trigger("the web host is stopping"));
             // Downed by the split brain resolver (or terminated by anyone else): there is nothing left to run.

@@ -125,6 +125,8 @@ public sealed record UpPlan(string DataDir, string Token, IReadOnlyList<NodePlan
                 $"fabric.http.address = {FabricHocon.Quote(node.Host)}",
                 $"fabric.http.port = {node.HttpPort.ToString(CultureInfo.InvariantCulture)}",
                 $"fabric.http.token = {FabricHocon.Quote(Token)}",
+                // every node runs on this machine and shares the SQLite file (fabric node refuses otherwise with remote seeds)
+                "fabric.store.single-machine = on",
                 ExtraHocon is null ? "" : "# from --hocon\n" + ExtraHocon),
         };
         var run = node.Namespace is null ? "" : $"nsenter --net={Netns.PathOf(node.Namespace)} -- ";

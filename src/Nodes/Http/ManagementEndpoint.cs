@@ -13,7 +13,11 @@ namespace Fabric.Nodes.Http;
 /// Where the management endpoint listens and the bearer token it asks for. <see cref="Port"/> 0 lets the
 /// system pick a free port (tests); <see cref="ManagementEndpoint.Url"/> tells which one after start.
 /// </summary>
-public sealed record ManagementOptions(string Address, int Port, string Token);
+public sealed record ManagementOptions(string Address, int Port, string Token)
+{
+    /// <summary>HTTPS with this certificate (it must hold its key; `fabric init` writes the node's); null: plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+}
 
 /// <summary>
 /// The management HTTP endpoint of one node (API.md, "HTTP"): health, Prometheus metrics, the OpenAPI
@@ -58,13 +62,17 @@ public static class ManagementEndpoint
         });
         // Quiet unless configuration (Logging__LogLevel__Default and friends) says otherwise.
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter(BearerTokenMiddleware.AuditCategory, LogLevel.Information); // every write, with its token's name
 
         builder.WebHost.UseKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = DrainLimitBytes;
             foreach (var ip in ListenAddresses(options.Address))
-                k.Listen(ip, options.Port);
+                k.Listen(ip, options.Port, listen =>
+                {
+                    if (options.Certificate is { } certificate) listen.UseHttps(certificate);
+                });
         });
 
         builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
@@ -91,6 +99,7 @@ public static class ManagementEndpoint
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new BearerToken(options.Token));
+        builder.Services.AddSingleton(runtime.Tokens);
         builder.Services.AddSingleton<FabricApi>();
         builder.Services.AddHttpContextAccessor(); // FabricApi marks reads served from the replica
 
@@ -107,6 +116,7 @@ public static class ManagementEndpoint
         NetworkRoutes.Map(app);
         EndpointRoutes.Map(app);
         NodeRoutes.Map(app);
+        TokenRoutes.Map(app);
         return app;
     }
 

@@ -1,3 +1,4 @@
+using Fabric.Actors.Intent;
 using Fabric.Dataplane.Packets;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -12,6 +13,9 @@ internal static class OpenApi
 {
     public const string SchemeName = "bearer";
 
+    /// <summary>The operation's extension naming the token scope it needs: "read" or "admin".</summary>
+    public const string ScopeExtension = "x-fabric-scope";
+
     public static void Configure(OpenApiOptions options)
     {
         options.AddDocumentTransformer((document, _, _) =>
@@ -21,7 +25,9 @@ internal static class OpenApi
                 Title = "Fabric management API",
                 Version = "v1",
                 Description = "Every node serves the whole cluster. Errors are RFC 9457 problem details. "
-                              + "Everything but /health/*, /metrics and /openapi/* needs 'Authorization: Bearer TOKEN'.",
+                              + "Everything but /health/*, /metrics and /openapi/* needs 'Authorization: Bearer TOKEN': "
+                              + "a token of scope read may GET, one of scope admin may do everything (each operation's x-fabric-scope says which it needs). "
+                              + "401 without a token or with a revoked one (token-revoked), 403 with a wrong one (token-invalid) or too small a scope (token-scope).",
             };
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
@@ -29,7 +35,7 @@ internal static class OpenApi
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "The cluster's token (fabric.http.token, FABRIC_TOKEN, or cluster.json written by fabric up)",
+                Description = "A token of the cluster: the nodes' configured one (fabric.http.token, FABRIC_TOKEN, cluster.json; admin, named bootstrap) or one made with POST /api/v1/tokens",
             };
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, document)] = [] }];
             return Task.CompletedTask;
@@ -38,7 +44,16 @@ internal static class OpenApi
         options.AddOperationTransformer((operation, context, _) =>
         {
             if (BearerTokenMiddleware.IsOpen(new PathString("/" + context.Description.RelativePath)))
+            {
                 operation.Security = []; // open: overrides the document-wide requirement
+                return Task.CompletedTask;
+            }
+            // The scope the route needs, for people (the description) and for scripts and tests (x-fabric-scope).
+            var scope = BearerTokenMiddleware.ScopeFor(context.Description.HttpMethod ?? "GET",
+                new EndpointMetadataCollection(context.Description.ActionDescriptor.EndpointMetadata)).Text();
+            operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            operation.Extensions[ScopeExtension] = new JsonNodeExtension(System.Text.Json.Nodes.JsonValue.Create(scope));
+            operation.Description = (string.IsNullOrEmpty(operation.Description) ? "" : operation.Description + " ") + $"Needs a token of scope {scope}.";
             return Task.CompletedTask;
         });
 

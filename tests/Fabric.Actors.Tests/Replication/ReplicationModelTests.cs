@@ -125,6 +125,9 @@ public class ReplicationModelTests
             var actual = ConfigurationListing.Of(model.Replicas[node].State, 0).ToCanonicalJson();
             Assert.True(expected == actual, $"{node} (seed {seed}, {model.Resyncs} resyncs): replica differs from the projection\nexpected {expected}\nactual {actual}");
             Assert.Equal(model.Revision, model.Replicas[node].Revision);
+            // Tokens are cluster-wide: every replica holds all of them, whatever networks its node holds.
+            Assert.Equal(model.State.Tokens.OrderBy(t => t.Key), model.Replicas[node].State.Tokens.OrderBy(t => t.Key));
+            Assert.Equal(model.State.RevokedTokens.OrderBy(t => t.Key), model.Replicas[node].State.RevokedTokens.OrderBy(t => t.Key));
         }
     }
 
@@ -202,6 +205,13 @@ public class ReplicationModelTests
     {
         var networks = s.Networks.Keys.ToArray();
         var endpoints = s.Endpoints.Keys.ToArray();
+        if (r.Next(16) == 0)
+        {
+            var name = $"t{r.Next(6)}";
+            return r.Next(2) == 0
+                ? new CreateToken(name, r.Next(2) == 0 ? "read" : "admin", string.Concat(Enumerable.Range(0, 64).Select(_ => "0123456789abcdef"[r.Next(16)])), DateTime.UnixEpoch)
+                : new RevokeToken(name, new string('b', 64), DateTime.UnixEpoch);
+        }
         var roll = r.Next(100);
         if (networks.Length == 0 || roll < 8)
         {

@@ -125,6 +125,23 @@ public sealed class CtlProcessTests(CtlCluster cluster, ITestOutputHelper output
     }
 
     [RealManagementEndpointFact]
+    public async Task Tokens_are_created_listed_and_revoked_with_ctl_and_a_read_token_cannot_write()
+    {
+        await cluster.EnsureStartedAsync(output);
+        var created = (await Ctl("tokens", "create", "--name", "ctl-reader", "--scope", "read")).Ok();
+        var secret = created.Stdout.Trim().Split('\n')[^1].Trim(); // the secret, alone on the last line
+        Assert.Matches("^[A-Za-z0-9_-]{43}$", secret);
+        var listed = (await Ctl("tokens", "list", "--json")).Ok().Json().AsArray();
+        Assert.Contains(listed, t => t!["name"]!.GetValue<string>() == "ctl-reader" && t["scope"]!.GetValue<string>() == "read");
+        Assert.DoesNotContain(secret, (await Ctl("tokens", "list")).Ok().Stdout);
+
+        (await Ctl("networks", "list", "--token", secret)).Ok();
+        (await Ctl("networks", "create", "reader-net", "--vni", "501", "--token", secret)).FailsWith(403, "admin");
+        (await Ctl("tokens", "revoke", "ctl-reader")).Ok();
+        (await Ctl("networks", "list", "--token", secret)).FailsWith(401, null);
+    }
+
+    [RealManagementEndpointFact]
     public async Task A_ping_that_gets_no_answer_exits_1()
     {
         await cluster.EnsureStartedAsync(output);

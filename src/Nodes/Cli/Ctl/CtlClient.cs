@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -26,6 +27,20 @@ public static class CtlOptions
     public static readonly Option<string?> Token = new("--token") { Description = $"bearer token (default: ${NodeCommand.TokenVariable}, else the token in the cluster file)", Recursive = true };
     public static readonly Option<string?> Cluster = new("--cluster") { Description = $"cluster file written by `fabric up` (default {DefaultClusterFile})", Recursive = true };
     public static readonly Option<bool> Json = new("--json") { Description = "print the server's JSON as it is (for scripts)", Recursive = true };
+    public static readonly Option<string?> Ca = new("--ca") { Description = "the cluster CA (PEM) to trust for https:// URLs (default: ca.crt beside the cluster file, as `fabric init` writes it)", Recursive = true };
+
+    /// <summary>
+    /// The CA file to trust for https:// URLs: --ca, else <c>ca.crt</c> in the cluster file's folder (the explicit
+    /// --cluster or the default one) when it exists, else none (then only the system's roots, which never signed a
+    /// `fabric init` node).
+    /// </summary>
+    public static string? Authority(string? ca, string? clusterFile)
+    {
+        if (ca is not null) return File.Exists(ca) ? ca : throw new CtlException($"--ca: the file {ca} does not exist");
+        var folder = Path.GetDirectoryName(Path.GetFullPath(clusterFile ?? DefaultClusterFile))!;
+        var beside = Path.Combine(folder, InitPlan.CaCertificateFile);
+        return File.Exists(beside) ? beside : null;
+    }
 
     /// <summary>Resolves URL and token as described on the class.</summary>
     public static (string Url, string? Token) Resolve(string? url, string? token, string? clusterFile, Func<string, string?> environment)
@@ -52,17 +67,50 @@ public static class CtlOptions
 }
 
 /// <summary>A thin HTTP client of the management API.</summary>
-public sealed class CtlClient(string baseUrl, string? token, TimeSpan? timeout = null) : IDisposable
+/// <remarks>
+/// With <paramref name="authorityFile"/> (the cluster CA) an https:// node is trusted only when its certificate chains to
+/// that CA (custom root trust: the system's roots play no part); the name check stays on (`fabric init` puts the IP in
+/// every node's certificate).
+/// </remarks>
+public sealed class CtlClient(string baseUrl, string? token, TimeSpan? timeout = null, string? authorityFile = null) : IDisposable
 {
-    private readonly HttpClient _http = new() { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+    private readonly HttpClient _http = new(Handler(authorityFile)) { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 
     public string BaseUrl { get; } = baseUrl;
 
     public static CtlClient From(ParseResult parse)
     {
-        var (url, token) = CtlOptions.Resolve(parse.GetValue(CtlOptions.Url), parse.GetValue(CtlOptions.Token), parse.GetValue(CtlOptions.Cluster),
+        var cluster = parse.GetValue(CtlOptions.Cluster);
+        var (url, token) = CtlOptions.Resolve(parse.GetValue(CtlOptions.Url), parse.GetValue(CtlOptions.Token), cluster,
             Environment.GetEnvironmentVariable);
-        return new CtlClient(url, token);
+        return new CtlClient(url, token, authorityFile: CtlOptions.Authority(parse.GetValue(CtlOptions.Ca), cluster));
+    }
+
+    private static SocketsHttpHandler Handler(string? authorityFile)
+    {
+        var handler = new SocketsHttpHandler();
+        if (authorityFile is null) return handler;
+        X509Certificate2 authority;
+        try { authority = Fabric.Actors.Cluster.RemoteTls.LoadCertificate(authorityFile, "--ca"); }
+        catch (Akka.Configuration.ConfigurationException e) { throw new CtlException(e.Message); }
+        handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            CustomTrustStore = { authority },
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        return handler;
+    }
+
+    /// <summary>Why the TLS handshake failed, in words (the inner AuthenticationException says "RemoteCertificateChainErrors").</summary>
+    private string TlsHint(HttpRequestException e)
+    {
+        if (!BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || e.InnerException is not System.Security.Authentication.AuthenticationException)
+            return "(is the cluster running? `fabric up` prints the URLs)";
+        return authorityFile is null
+            ? $"(its certificate is not signed by a CA this client trusts: pass --ca DIR/{InitPlan.CaCertificateFile}, or --cluster DIR/cluster.json with {InitPlan.CaCertificateFile} beside it)"
+            : $"(its certificate is not signed by the cluster CA in {authorityFile}, or does not name the address in the URL)";
     }
 
     public Task<CtlResponse> GetAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Get, path, null, ct);
@@ -82,7 +130,7 @@ public sealed class CtlClient(string baseUrl, string? token, TimeSpan? timeout =
         }
         catch (HttpRequestException e)
         {
-            throw new CtlException($"cannot reach {BaseUrl}: {e.Message} (is the cluster running? `fabric up` prints the URLs)");
+            throw new CtlException($"cannot reach {BaseUrl}: {e.Message} {TlsHint(e)}");
         }
         catch (TaskCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -9,7 +9,7 @@ public static class CtlCommand
     {
         var ctl = new Command("ctl", "Talk to a running cluster through its HTTP API (any node answers for the whole cluster)")
         {
-            CtlOptions.Url, CtlOptions.Token, CtlOptions.Cluster, CtlOptions.Json,
+            CtlOptions.Url, CtlOptions.Token, CtlOptions.Cluster, CtlOptions.Json, CtlOptions.Ca,
             MembersCommand.Create(),
             NetworksCommand.Create(),
             SubnetsCommand.Create(),
@@ -19,6 +19,7 @@ public static class CtlCommand
             FdbCommand.Create(),
             FloodGroupsCommand.Create(),
             CountersCommand.Create(),
+            TokensCommand.Create(),
         };
         return ctl;
     }
