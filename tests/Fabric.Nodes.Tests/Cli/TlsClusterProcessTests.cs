@@ -185,6 +185,9 @@ public sealed class TlsCluster : IAsyncLifetime
 {
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("fabric-tls-");
     private readonly List<NodeProcess> _nodes = [];
+    // Kept apart from the cluster's nodes: an intruder is expected to exit (Akka.Remote shuts a node down when its own
+    // outbound TLS handshake fails), and that must not read as a cluster node having died.
+    private readonly List<NodeProcess> _intruders = [];
     private readonly SemaphoreSlim _start = new(1, 1);
     private PostgresServer? _postgres;
     private HttpClient? _http;
@@ -254,7 +257,7 @@ public sealed class TlsCluster : IAsyncLifetime
 
     public bool NodesRunning() => _nodes.All(n => !n.HasExited);
 
-    public string Logs() => string.Join("\n", _nodes.Select(n => $"--- {n.Name}\n{n.Output}"));
+    public string Logs() => string.Join("\n", _nodes.Concat(_intruders).Select(n => $"--- {n.Name}\n{n.Output}"));
 
     /// <summary>
     /// A third host's folder, as a second `fabric init` would lay it out with the same token, store and seeds, but with a
@@ -278,14 +281,14 @@ public sealed class TlsCluster : IAsyncLifetime
         File.WriteAllText(Path.Combine(dir, InitPlan.NodeConfigFile), plan.NodeHocon(host));
         output.WriteLine(plan.NodeHocon(host));
         var intruder = NodeProcess.Start(dir, InitPlan.NodeConfigFile, "intruder");
-        _nodes.Add(intruder);
+        _intruders.Add(intruder);
         return Task.FromResult(intruder);
     }
 
     public async Task DisposeAsync()
     {
         _http?.Dispose();
-        foreach (var n in _nodes) n.Stop();
+        foreach (var n in _nodes.Concat(_intruders)) n.Stop();
         if (_postgres is not null) await _postgres.DisposeAsync();
         try { _root.Delete(recursive: true); } catch (IOException) { }
     }
