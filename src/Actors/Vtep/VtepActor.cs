@@ -219,11 +219,7 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         if (previous is null) return;
         var movedFrom = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in _endpoints.Values)
-        {
-            var had = previous.State.Endpoints.GetValueOrDefault(e.Id);
-            if (had is not null && had.Node != e.Node && had.MoveSeq < e.MoveSeq) movedFrom[e.Id] = had.Node;
-            else if (_movedFrom.TryGetValue(e.Id, out var from) && (had is null || had.MoveSeq == e.MoveSeq)) movedFrom[e.Id] = from;
-        }
+            if (MovedFrom(previous.State.Endpoints.GetValueOrDefault(e.Id), e) is { } from) movedFrom[e.Id] = from;
         _movedFrom = movedFrom;
     }
 
@@ -234,8 +230,18 @@ public sealed class VtepActor : ReceiveActor, IWithTimers
         var now = next.State.Endpoints.TryGetValue(id, out var e) && e.Network == next.NetworkId ? e : null;
         if (now is null) { _endpoints.Remove(id); _movedFrom.Remove(id); return; }
         _endpoints[id] = now;
-        if (had is not null && had.Node != now.Node && had.MoveSeq < now.MoveSeq) _movedFrom[id] = had.Node;
-        else if (had is null || had.MoveSeq != now.MoveSeq) _movedFrom.Remove(id);
+        if (MovedFrom(had, now) is { } from) _movedFrom[id] = from;
+        else _movedFrom.Remove(id);
+    }
+
+    /// <summary>
+    /// The node an endpoint left and whose announcement is still awaited: the one it had before, if this change moved it;
+    /// else the one already recorded, while no later move (nor re-creation) superseded it; else none.
+    /// </summary>
+    private string? MovedFrom(Endpoint? had, Endpoint now)
+    {
+        if (had is not null && had.Node != now.Node && had.MoveSeq < now.MoveSeq) return had.Node;
+        return _movedFrom.TryGetValue(now.Id, out var from) && (had is null || had.MoveSeq == now.MoveSeq) ? from : null;
     }
 
     private void Changed()
