@@ -25,6 +25,10 @@ for f in "$results"/*.trx; do
   t=$(echo "$c" | sed -n 's/.* total="\([0-9]*\)".*/\1/p')
   passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); total=$((total + ${t:-0}))
 done
+# The failures again, by name, at the very end: CI keeps only the tail of a long log.
+failures=$(cat "$results"/*.trx 2>/dev/null | grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*' \
+  | sed -n 's/.* testName="\([^"]*\)".*/\1/p' || true)
 rm -rf "$results"
+if [ -n "$failures" ]; then echo "failed tests:"; echo "$failures" | sed 's/^/  /'; fi
 echo "tests: $passed passed, $failed failed, $((total - passed - failed)) skipped"
 exit $status
