@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Tests.Support;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Actors.Tests.Intent;
 

@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Node;
 using Fabric.Actors.Tests.Support;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Actors.Tests.Intent;
 

@@ -4,6 +4,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Tests.Support;
 using Microsoft.Data.Sqlite;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Actors.Tests.Intent;
 

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Fabric.Actors.Configuration;
+using Fabric.Tests.Shared;
 
 namespace Fabric.Actors.Tests.Support;
 

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
 
-namespace Fabric.Actors.Tests.Support;
+namespace Fabric.Tests.Shared;
 
 /// <summary>
 /// An in-memory journal whose writes a test controls: held until the gate opens, or failed. One gate
