@@ -1,16 +1,13 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Akka.Actor;
-using Fabric.Actors.Cluster;
 using Fabric.Actors.Locations;
 using Fabric.Actors.Node;
 using Fabric.Actors.Vtep;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
-using Fabric.Nodes.Http;
 using Fabric.Nodes.Tests.Cli;
-using Microsoft.AspNetCore.Builder;
 using Xunit.Abstractions;
 
 namespace Fabric.Nodes.Tests.Http;
@@ -25,52 +22,18 @@ public sealed class CrossNodeViewTests(ITestOutputHelper output) : IAsyncLifetim
 {
     private const int Nodes = 3;
     private const string Token = "cross-node-token-5e2a";
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), $"fabric-xnode-{Guid.NewGuid():N}");
-    private readonly List<FabricRuntime> _runtimes = new();
-    private readonly List<WebApplication> _apps = new();
-    private readonly List<Api> _apis = new();
+    private HttpCluster _cluster = null!;
+    private List<FabricRuntime> _runtimes => _cluster.Runtimes;
+    private List<Api> _apis => _cluster.Apis;
 
     private static string Name(int i) => $"xnode-{i + 1}";
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dataDir);
-        var seedPort = NodeConfig.FreeTcpPort();
-        for (int i = 0; i < Nodes; i++)
-        {
-            var rt = FabricRuntime.Start(new NodeConfig
-            {
-                Port = i == 0 ? seedPort : NodeConfig.FreeTcpPort(),
-                SeedNodes = [$"akka.tcp://{FabricNode.SystemName}@127.0.0.1:{seedPort}"],
-                DataDir = _dataDir,
-                NodeName = Name(i),
-                Extra = HttpNodeFixture.VtepHocon(i + 1) + "\nfabric.dataplane.enabled = on",
-            }.Build());
-            _runtimes.Add(rt);
-            var app = ManagementEndpoint.Build(rt, new ManagementOptions("127.0.0.1", 0, Token));
-            await app.StartAsync();
-            _apps.Add(app);
-            _apis.Add(new Api(new HttpClient { BaseAddress = new Uri(app.Url()), Timeout = TimeSpan.FromSeconds(60) }, Token));
-        }
-        await HttpNodeFixture.Eventually(() => Task.FromResult(_runtimes.All(r => r.IsReady && r.Members().Count(m => m.Status == "up") == Nodes)),
-            TimeSpan.FromSeconds(60), "three nodes up, each seeing three members up");
+        _cluster = await HttpCluster.StartAsync(Nodes, Token, Name, dataplane: true, prefix: "fabric-xnode");
     }
 
-    public async Task DisposeAsync()
-    {
-        foreach (var api in _apis) api.Dispose();
-        foreach (var app in _apps)
-        {
-            try { await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* stopping anyway */ }
-            await app.DisposeAsync();
-        }
-        await Task.WhenAll(_runtimes.Select(async rt =>
-        {
-            try { await rt.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)); } catch (Exception) { /* best effort */ }
-        }));
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task Every_view_of_every_node_is_read_from_every_other_node()

@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using Fabric.Actors.Cluster;
 using Fabric.Actors.Node;
-using Fabric.Nodes.Http;
 using Fabric.Nodes.Tests.Cli;
-using Microsoft.AspNetCore.Builder;
 using Xunit.Abstractions;
 
 namespace Fabric.Nodes.Tests.Http;
@@ -20,52 +17,18 @@ public sealed class TokenClusterTests(ITestOutputHelper output) : IAsyncLifetime
     private const int Nodes = 3;
     private const string Token = "token-cluster-bootstrap-3f9c";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(1);
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), $"fabric-tokens-{Guid.NewGuid():N}");
-    private readonly List<FabricRuntime> _runtimes = new();
-    private readonly List<WebApplication> _apps = new();
-    private readonly List<Api> _apis = new();
+    private HttpCluster _cluster = null!;
+    private List<FabricRuntime> _runtimes => _cluster.Runtimes;
+    private List<Api> _apis => _cluster.Apis;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dataDir);
-        var seedPort = NodeConfig.FreeTcpPort();
-        for (int i = 0; i < Nodes; i++)
-        {
-            var rt = FabricRuntime.Start(new NodeConfig
-            {
-                Port = i == 0 ? seedPort : NodeConfig.FreeTcpPort(),
-                SeedNodes = [$"akka.tcp://{FabricNode.SystemName}@127.0.0.1:{seedPort}"],
-                DataDir = _dataDir,
-                NodeName = $"tok-{i + 1}",
-                Extra = HttpNodeFixture.VtepHocon(i + 1) + "\nfabric.dataplane.enabled = off",
-            }.Build());
-            _runtimes.Add(rt);
-            var app = ManagementEndpoint.Build(rt, new ManagementOptions("127.0.0.1", 0, Token));
-            await app.StartAsync();
-            _apps.Add(app);
-            _apis.Add(new Api(new HttpClient { BaseAddress = new Uri(app.Url()), Timeout = TimeSpan.FromSeconds(30) }, Token));
-        }
-        await HttpNodeFixture.Eventually(() => Task.FromResult(_runtimes.All(r => r.IsReady && r.Members().Count(m => m.Status == "up") == Nodes)),
-            TimeSpan.FromSeconds(60), "three nodes up, each seeing three members up");
+        _cluster = await HttpCluster.StartAsync(Nodes, Token, i => $"tok-{i + 1}", dataplane: false, prefix: "fabric-tokens");
         // Every replica has had its first snapshot (it holds the tokens from then on).
         await HttpNodeFixture.Eventually(() => Task.FromResult(_runtimes.All(r => r.Tokens.Current.Loaded)), TimeSpan.FromSeconds(30), "every node's tokens loaded");
     }
 
-    public async Task DisposeAsync()
-    {
-        foreach (var api in _apis) api.Dispose();
-        foreach (var app in _apps)
-        {
-            try { await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* stopping anyway */ }
-            await app.DisposeAsync();
-        }
-        await Task.WhenAll(_runtimes.Select(async rt =>
-        {
-            try { await rt.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)); } catch (Exception) { /* best effort */ }
-        }));
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     /// <summary>How long after <paramref name="since"/> node <paramref name="i"/> first answered <paramref name="status"/> to the token (polled every 10 ms, given up after 5 s).</summary>
     private async Task<TimeSpan> Until(int i, string secret, HttpStatusCode status, Stopwatch since)
