@@ -135,6 +135,8 @@ public class CommandLineTests
         string[][] lines =
         [
             ["ctl", "members"],
+            ["ctl", "members", "leave", "node-3"],
+            ["ctl", "members", "down", "node-3"],
             ["ctl", "networks", "list"],
             ["ctl", "networks", "create", "blue", "--vni", "100", "--kind", "l3", "--cidr", "10.0.0.0/16"],
             ["ctl", "networks", "delete", "net-1"],

@@ -111,6 +111,10 @@ public sealed class CtlProcessTests(CtlCluster cluster, ITestOutputHelper output
         (await Ctl("networks", "create", "err-net-3", "--vni", "302", "--kind", "l3")).FailsWith(400, "cidr");
         // 404: a name nobody has.
         (await Ctl("networks", "show", "no-such-network")).FailsWith(404, null);
+        // Retiring a host: a name that is no member is refused, naming the field (leave and down are otherwise driven
+        // by the cluster tests; here the shared cluster must keep its three nodes).
+        (await Ctl("members", "leave", "no-such-node")).FailsWith(404, "name");
+        (await Ctl("members", "down", "no-such-node")).FailsWith(404, "name");
         // Nothing of the refused writes was made.
         var names = (await cluster.GetAsync("/api/v1/networks")).AsArray().Select(n => n!["name"]!.GetValue<string>()).ToArray();
         Assert.DoesNotContain("err-net-2", names);
