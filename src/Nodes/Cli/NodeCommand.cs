@@ -7,10 +7,17 @@ using Fabric.Nodes.Http;
 
 namespace Fabric.Nodes.Cli;
 
-/// <summary><c>fabric node --config FILE.conf</c>: runs one node until SIGINT/SIGTERM, then leaves the cluster and exits 0.</summary>
+/// <summary>
+/// <c>fabric node --config FILE.conf</c>: runs one node until SIGINT/SIGTERM, then leaves the cluster and exits 0. Exits 1
+/// when the cluster removed it otherwise (downed) or it failed, 2 on a usage or configuration error, and
+/// <see cref="LeftExitCode"/> when it was asked to leave from elsewhere: supervisors restart the first, never the others.
+/// </summary>
 public static class NodeCommand
 {
     public const string TokenVariable = "FABRIC_TOKEN";
+
+    /// <summary>The node left the cluster because someone asked it to (<c>fabric ctl members leave</c>): not restarted.</summary>
+    public const int LeftExitCode = 3;
 
     public static Command Create()
     {
@@ -155,7 +162,14 @@ public static class NodeCommand
             try { await Task.Delay(Timeout.Infinite, shutdown.Token); }
             catch (OperationCanceledException) { }
             Console.WriteLine($"fabric node {runtime.Self.Name}: stopping ({shutdown.Reason})");
-            if (shutdown.Reason == "the actor system terminated") exitCode = 1;
+            if (shutdown.Reason == "the actor system terminated")
+            {
+                // Asked to leave (fabric ctl members leave): done, and not to be brought back by a supervisor. Downed or
+                // anything else: a failure, which fabric up and systemd answer with a restart (it rejoins).
+                var left = CoordinatedShutdown.Get(runtime.System).ShutdownReason is CoordinatedShutdown.ClusterLeavingReason;
+                exitCode = left ? LeftExitCode : 1;
+                if (left) Console.WriteLine($"fabric node {runtime.Self.Name}: left the cluster on request (exit {LeftExitCode}: not restarted)");
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

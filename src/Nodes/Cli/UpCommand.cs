@@ -280,7 +280,8 @@ public static class UpCommand
                     if (!policy.Restarts(code))
                     {
                         gone.Add(name);
-                        Errors.Write($"{name} exited on its own (code {code}); see {n.Plan.LogFile}");
+                        if (code == NodeCommand.LeftExitCode) Console.WriteLine($"{name} left the cluster on request; not restarting it");
+                        else Errors.Write($"{name} exited on its own (code {code}); see {n.Plan.LogFile}");
                         continue;
                     }
                     // A node that keeps dying soon after it starts waits longer each time (crash-loop backoff).
@@ -338,7 +339,7 @@ public sealed record RestartPolicy(RestartMode Mode, TimeSpan Delay)
     public bool Restarts(int exitCode) => Mode switch
     {
         RestartMode.Always => true,
-        RestartMode.OnFailure => exitCode != 0,
+        RestartMode.OnFailure => exitCode != 0 && exitCode != NodeCommand.LeftExitCode, // asked to leave: it stays out
         _ => false,
     };
 }

@@ -41,6 +41,23 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         }
         Assert.Equal(3, up.ChildPids.Count);
 
+        // Retiring a node from elsewhere: asked to leave, it exits 3 and fabric up does not bring it back.
+        using (var api = up.ApiClient(cluster.Nodes[0].Http))
+        {
+            using var leave = await api.PostAsync("/cluster/members/node-3/leave", null);
+            Assert.Equal(HttpStatusCode.Accepted, leave.StatusCode);
+            var clock = Stopwatch.StartNew();
+            while (!up.Log.Contains("node-3 left the cluster on request; not restarting it", StringComparison.Ordinal))
+            {
+                if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new Xunit.Sdk.XunitException($"node-3 did not leave within 30 s:\n{up.Log}");
+                await Task.Delay(200);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(3)); // longer than fabric up's restart delay (2 s)
+            Assert.DoesNotContain("node-3 restarted", up.Log, StringComparison.Ordinal);
+            var members = JsonNode.Parse(await api.GetStringAsync("/cluster/members"))!.AsArray().Select(m => m!["name"]!.GetValue<string>()).ToArray();
+            Assert.Equal(["node-1", "node-2"], members.Order());
+        }
+
         await up.StopAndAssertNoOrphansAsync();
     }
 

@@ -245,6 +245,7 @@ public class RestartPolicyTests
     [InlineData("on-failure", 0, false)]
     [InlineData("on-failure", 1, true)]   // downed by the split brain resolver
     [InlineData("on-failure", 137, true)] // kill -9
+    [InlineData("on-failure", 3, false)]  // asked to leave (fabric ctl members leave): it stays out
     [InlineData("always", 0, true)]       // a rolling restart's SIGTERM
     public void A_node_comes_back_as_the_policy_says(string mode, int exitCode, bool restarts)
         => Assert.Equal(restarts, new RestartPolicy(RestartPolicy.Parse(mode), TimeSpan.FromSeconds(1)).Restarts(exitCode));
