@@ -31,7 +31,7 @@ public static class ThroughputHarness
     private const string A = "10.20.1.10", B = "10.20.1.20";
     private const string UnderA = "10.99.0.1", UnderB = "10.99.0.2";
 
-    private sealed record Options(int Seconds, int Reps, int[] Mtus, int DataplaneCpu, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval);
+    private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval);
 
     public static int Run(string[] args)
     {
@@ -46,7 +46,8 @@ public static class ThroughputHarness
             Seconds: int.Parse(Arg("--seconds") ?? (quick ? "2" : "5"), CultureInfo.InvariantCulture),
             Reps: int.Parse(Arg("--reps") ?? (quick ? "1" : "5"), CultureInfo.InvariantCulture),
             Mtus: (Arg("--mtu") ?? (quick ? "1450" : "1450,8950")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
-            DataplaneCpu: int.Parse(Arg("--dataplane-cpu") ?? "0", CultureInfo.InvariantCulture),
+            // "0": both engines on CPU 0; "0,1": node A's on 0, node B's on 1. --iperf-cpu -1 leaves iperf3/ping unpinned.
+            DataplaneCpus: (Arg("--dataplane-cpu") ?? "0").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray(),
             IperfCpu: int.Parse(Arg("--iperf-cpu") ?? (Environment.ProcessorCount > 1 ? "1" : "0"), CultureInfo.InvariantCulture),
             Tcp: only.Contains("tcp"), Udp: only.Contains("udp"),
             Pings: int.Parse(Arg("--pings") ?? "40", CultureInfo.InvariantCulture),
@@ -55,8 +56,8 @@ public static class ThroughputHarness
         var busyPoll = Arg("--busy-poll-us") is { } bp ? int.Parse(bp, CultureInfo.InvariantCulture) : (int?)null;
         var spinPolls = Arg("--spin-polls") is { } sp ? int.Parse(sp, CultureInfo.InvariantCulture) : (int?)null;
         var tag = $"{Environment.ProcessId % 10000}";
-        Console.WriteLine($"throughput: {o.Reps} repetition(s) of {o.Seconds} s, MTU {string.Join('/', o.Mtus)}, dataplane threads on CPU {o.DataplaneCpu}, " +
-            $"iperf3 on CPU {o.IperfCpu}{(busyPoll is { } b ? $", busy-poll {b} µs" : "")}{(spinPolls is { } s ? $", spin-polls {s}" : "")}; load before: {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"throughput: {o.Reps} repetition(s) of {o.Seconds} s, MTU {string.Join('/', o.Mtus)}, dataplane threads on CPU {string.Join('/', o.DataplaneCpus)}, " +
+            $"iperf3 and ping on CPU {(o.IperfCpu < 0 ? "any" : o.IperfCpu)}{(busyPoll is { } b ? $", busy-poll {b} µs" : "")}{(spinPolls is { } s ? $", spin-polls {s}" : "")}; load before: {File.ReadAllText("/proc/loadavg").Trim()}");
         var results = new Dictionary<string, List<Result>>();
         var order = new List<string>();
         void Add(string setup, Result r)
@@ -144,11 +145,11 @@ public static class ThroughputHarness
             // Each underlay socket is opened inside its host namespace (a socket keeps the namespace it was made in).
             using var uA = InNamespace(hA, () => new UdpUnderlay(vtepA));
             using var uB = InNamespace(hB, () => new UdpUnderlay(vtepB));
-            var options = new EngineOptions { Cpu = o.DataplaneCpu, UnderlayMtu = mtu + 50 };
+            var options = new EngineOptions { Cpu = o.DataplaneCpus[0], UnderlayMtu = mtu + 50 };
             if (busyPollUs is { } us) options = options with { BusyPollMicroseconds = us };
             if (spinPolls is { } sp) options = options with { SpinPolls = sp };
             using var eA = new DataplaneEngine(nodes[0].Holder, uA, options);
-            using var eB = new DataplaneEngine(nodes[1].Holder, uB, options);
+            using var eB = new DataplaneEngine(nodes[1].Holder, uB, options with { Cpu = o.DataplaneCpus[^1] });
             eA.Start();
             eB.Start();
             eA.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}a", macA, Ipv4Address.Parse(A), 24, prefix.FirstHost, nsA, mtu))).Wait();
@@ -195,7 +196,7 @@ public static class ThroughputHarness
 
     private static Result Measure(string nsA, string nsB, Options o)
     {
-        var pin = new[] { "taskset", "-c", o.IperfCpu.ToString(CultureInfo.InvariantCulture) };
+        string[] pin = o.IperfCpu < 0 ? [] : ["taskset", "-c", o.IperfCpu.ToString(CultureInfo.InvariantCulture)];
         string[] InNs(string ns, params string[] cmd) => ["netns", "exec", ns, .. cmd];
         // Warm up the path (ARP, first-packet work) before the pings that count.
         Sh("ip", InNs(nsA, "ping", "-c", "5", "-i", "0.05", "-W", "2", B));

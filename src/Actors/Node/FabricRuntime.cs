@@ -95,6 +95,9 @@ public sealed class FabricRuntime : IAsyncDisposable
             {
                 Cpu = dp?.GetInt("cpu", -1) ?? -1,
                 BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
+                BusyPollMicroseconds = (int)Math.Min(1_000_000, (dp?.GetTimeSpan("busy-poll", TimeSpan.Zero) ?? TimeSpan.Zero).TotalMicroseconds),
+                UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
+                DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? dp.GetInt("drop-samples.per-reason", 16) : 0,
             });
             engine.Start();
         }
@@ -149,7 +152,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         if (engine is not null)
             system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))),
                 "dataplane-events");
-        system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost), "query");
+        system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost, engine?.DropSamples), "query");
 
         // Stop the dataplane only after the cluster has been left gracefully.
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "stop-dataplane", () =>
