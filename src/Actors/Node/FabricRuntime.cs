@@ -164,7 +164,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
         BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
-        DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Max(1, dp.GetInt("drop-samples.per-reason", 16)) : 0,
+        DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,
     };
 
     /// <summary>A duration in µs. Akka's HOCON reader knows no microseconds, so "50us" (or "50µs") is read here; ms, s... by Akka.</summary>
