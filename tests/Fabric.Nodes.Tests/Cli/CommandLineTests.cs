@@ -148,6 +148,7 @@ public class CommandLineTests
             ["ctl", "endpoints", "ping", "vm-a", "10.0.2.10", "--count", "5"],
             ["ctl", "fdb", "node-1", "--network", "blue"],
             ["ctl", "counters", "node-1"],
+            ["ctl", "drops", "--node", "node-1", "--reason", "TooBig", "--limit", "10"],
         ];
         foreach (var line in lines)
         {
