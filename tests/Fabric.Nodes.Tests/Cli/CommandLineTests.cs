@@ -158,6 +158,17 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void Ctl_drops_takes_node_reason_and_limit()
+    {
+        var r = FabricCli.BuildRoot().Parse(["ctl", "drops", "--node", "node-2", "--reason", "TooBig", "--limit", "5"]);
+        Assert.Empty(r.Errors);
+        Assert.Equal("node-2", r.GetValue<string>("--node"));
+        Assert.Equal("TooBig", r.GetValue<string>("--reason"));
+        Assert.Equal(5, r.GetValue<int?>("--limit"));
+        Assert.Empty(FabricCli.BuildRoot().Parse(["ctl", "drops"]).Errors);
+    }
+
+    [Fact]
     public void Node_token_comes_from_the_file_first_then_the_environment()
     {
         var withToken = FabricHocon.Load(overrides: "fabric.http.token = \"file\"\nfabric.http.port = 9001\nfabric.node-name = \"n\"");

@@ -1,5 +1,4 @@
 using System.Net;
-using Fabric.Nodes.Cli;
 using Fabric.Nodes.Cli.Ctl;
 using Spectre.Console;
 
@@ -82,16 +81,5 @@ public sealed class DropSampleTests(HttpNodeFixture node)
             Problem.Assert(await Api.Get($"/api/v1/nodes/{Node}/drops?limit={limit}"), HttpStatusCode.BadRequest, "limit", "invalid-limit");
         Problem.Assert(await Api.Get("/api/v1/nodes/no-such-node/drops"), HttpStatusCode.NotFound, "node", "node-not-found");
         Assert.Equal(HttpStatusCode.OK, (await Api.Get($"/api/v1/nodes/{Node}/drops?reason=tooBig&limit=1000")).Status);
-    }
-
-    [Fact]
-    public void Ctl_drops_takes_node_reason_and_limit()
-    {
-        var r = FabricCli.BuildRoot().Parse(["ctl", "drops", "--node", "node-2", "--reason", "TooBig", "--limit", "5"]);
-        Assert.Empty(r.Errors);
-        Assert.Equal("node-2", r.GetValue<string>("--node"));
-        Assert.Equal("TooBig", r.GetValue<string>("--reason"));
-        Assert.Equal(5, r.GetValue<int?>("--limit"));
-        Assert.Empty(FabricCli.BuildRoot().Parse(["ctl", "drops"]).Errors);
     }
 }
