@@ -91,11 +91,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         if (enabled)
         {
             underlay = new UdpUnderlay(self.Vtep);
-            engine = new DataplaneEngine(holder, underlay, new EngineOptions
-            {
-                Cpu = dp?.GetInt("cpu", -1) ?? -1,
-                BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
-            });
+            engine = new DataplaneEngine(holder, underlay, DataplaneOptions(dp));
             engine.Start();
         }
 
@@ -149,7 +145,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         if (engine is not null)
             system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))),
                 "dataplane-events");
-        system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost), "query");
+        system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost, engine?.DropSamples), "query");
 
         // Stop the dataplane only after the cluster has been left gracefully.
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "stop-dataplane", () =>
@@ -159,6 +155,28 @@ public sealed class FabricRuntime : IAsyncDisposable
             return Task.FromResult(Akka.Done.Instance);
         });
         return new FabricRuntime(node, self, holder, engine, underlay, proxy, replica, locations, tokens);
+    }
+
+    /// <summary>The dataplane thread's options from <c>fabric.dataplane</c> (hocon/fabric.conf says what each one is for).</summary>
+    public static EngineOptions DataplaneOptions(Akka.Configuration.Config? dp) => new()
+    {
+        Cpu = dp?.GetInt("cpu", -1) ?? -1,
+        BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
+        BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
+        UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
+        DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,
+    };
+
+    /// <summary>A duration in µs. Akka's HOCON reader knows no microseconds, so "50us" (or "50µs") is read here; ms, s... by Akka.</summary>
+    private static double Microseconds(Akka.Configuration.Config? c, string path)
+    {
+        if (c is null || !c.HasPath(path)) return 0;
+        var text = c.GetString(path)?.Trim() ?? "";
+        foreach (var unit in new[] { "microseconds", "microsecond", "micros", "micro", "us", "µs" })
+            if (text.EndsWith(unit, StringComparison.Ordinal)
+                && double.TryParse(text[..^unit.Length].Trim(), global::System.Globalization.NumberStyles.Float, global::System.Globalization.CultureInfo.InvariantCulture, out var us))
+                return us;
+        return c.GetTimeSpan(path, TimeSpan.Zero).TotalMicroseconds;
     }
 
     /// <summary>Up in the cluster and (when it has one) the dataplane thread running.</summary>

@@ -10,7 +10,7 @@ namespace Fabric.Actors.Node;
 /// </summary>
 public sealed class NodeQueryActor : ReceiveActor
 {
-    public NodeQueryActor(string node, SnapshotHolder holder, DataplaneCounters? global, Func<long>? eventsLost)
+    public NodeQueryActor(string node, SnapshotHolder holder, DataplaneCounters? global, Func<long>? eventsLost, DropSampler? drops = null)
     {
         Receive<GetFdb>(q =>
         {
@@ -65,10 +65,22 @@ public sealed class NodeQueryActor : ReceiveActor
             Sender.Tell(new CounterListing(node, ports, nets, global is null ? new Dictionary<string, long>() : Drops(global.Drops),
                 eventsLost?.Invoke() ?? 0, s.Version));
         });
+        Receive<GetDrops>(q =>
+        {
+            if (drops is null) { Sender.Tell(new DropListing(node, false, 0, [])); return; }
+            DropReason? reason = q.Reason is null ? null : Enum.Parse<DropReason>(q.Reason, ignoreCase: true);
+            var s = holder.Current;
+            // Samples carry the monotonic clock of the moment they were taken: turn it into wall time here.
+            var now = DateTimeOffset.UtcNow;
+            var tick = Environment.TickCount64;
+            var rows = drops.Read(reason, Math.Max(1, q.Limit)).Select(d => DropDecoder.Decode(d, now.AddMilliseconds(d.AtTickMs - tick),
+                d.PortId >= 0 ? s.Port(d.PortId)?.Name ?? $"port-{d.PortId}" : null)).ToArray();
+            Sender.Tell(new DropListing(node, true, drops.PerReason, rows));
+        });
     }
 
-    public static Props Props(string node, SnapshotHolder holder, DataplaneCounters? global, Func<long>? eventsLost)
-        => Akka.Actor.Props.Create(() => new NodeQueryActor(node, holder, global, eventsLost));
+    public static Props Props(string node, SnapshotHolder holder, DataplaneCounters? global, Func<long>? eventsLost, DropSampler? drops = null)
+        => Akka.Actor.Props.Create(() => new NodeQueryActor(node, holder, global, eventsLost, drops));
 
     private static long V(ref long field) => Volatile.Read(ref field);
 

@@ -55,6 +55,11 @@ public enum DropReason : byte
     TxOverflow,
     /// <summary>An <c>l3</c> route leads to a network this node has no state for.</summary>
     UnknownNetwork,
+    /// <summary>
+    /// The frame would not fit the underlay once encapsulated (inner frame + 36 bytes of outer IPv4, UDP and VXLAN
+    /// above the underlay MTU). An <c>l3</c> network answers with ICMP fragmentation needed; an <c>l2</c> one only drops.
+    /// </summary>
+    TooBig,
 }
 
 public static class DropReasons

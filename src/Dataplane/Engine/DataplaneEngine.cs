@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
+using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Interop;
 using Fabric.Dataplane.Pipeline;
@@ -77,7 +78,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
         _underlay = underlay;
         _options = options ?? new EngineOptions();
         Events = new EventRing(_options.EventQueueCapacity);
-        _pipeline = new ForwardingPipeline(Events, new LearnFilter(8192, _options.LearnReportIntervalMs));
+        _pipeline = new ForwardingPipeline(Events, new LearnFilter(8192, _options.LearnReportIntervalMs), _options.UnderlayMtu,
+            _options.DropSamplesPerReason > 0 ? new DropSampler(_options.DropSamplesPerReason) : null);
         _batch = new PacketBatch(_options.BatchSize, _options.MaxFrame);
         _tx = new TxBatch(_options.TxCapacity);
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
@@ -89,6 +91,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
 
     public EventRing Events { get; }
     public Counters.DataplaneCounters Counters => _pipeline.Counters;
+    /// <summary>The last dropped packets per reason; null when sampling is off (<see cref="EngineOptions.DropSamplesPerReason"/>).</summary>
+    public DropSampler? DropSamples => _pipeline.Samples;
     public bool Running => _thread is { IsAlive: true } && !_stopping;
     /// <summary>The OS thread id, once started (for affinity checks).</summary>
     public int ThreadId { get; private set; }
@@ -96,6 +100,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
     public long TxToMissingPort;
     public long Wakeups;
     public long IdleSleeps;
+    /// <summary>Empty polls made while the busy-poll budget ran (<see cref="EngineOptions.BusyPollMicroseconds"/>).</summary>
+    public long BusyPolls;
     /// <summary>Turns of the loop (polls of every ready source); an idle engine takes one per sleep.</summary>
     public long Turns;
 
@@ -244,6 +250,10 @@ public sealed unsafe class DataplaneEngine : IDisposable
         // of spinning 64 polls first: that spin after every idle wake-up was ~0.13 % of a core on an idle node
         // (docs/benchmarks.md "Idle CPU per node"). Packets still wake epoll at once; spinning only ever helped a burst.
         var spin = 0;
+        // Busy poll (fabric.dataplane.busy-poll): after a batch with frames, keep polling until this deadline instead of
+        // sleeping, so the next frame of an exchange (a reply, the next segment) costs no wake-up.
+        var busyTicks = _options.BusyPollMicroseconds * Stopwatch.Frequency / 1_000_000;
+        long pollUntil = 0;
         while (!_stopping)
         {
             Turns++;
@@ -264,6 +274,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
             if (_batch.Count == 0)
             {
                 if (spin > 0) { spin--; Thread.SpinWait(20); continue; }
+                if (busyTicks > 0 && Stopwatch.GetTimestamp() < pollUntil) { BusyPolls++; continue; }
                 IdleSleeps++;
                 var n = Libc.epoll_wait(_epoll, events, 32, _options.IdleWaitMs);
                 for (int i = 0; i < n; i++)
@@ -276,6 +287,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
                 continue;
             }
             spin = _options.SpinPolls;
+            if (busyTicks > 0) pollUntil = Stopwatch.GetTimestamp() + busyTicks;
             _pipeline.Process(_snapshots.Current, _batch, _tx, Environment.TickCount64);
             Transmit();
         }

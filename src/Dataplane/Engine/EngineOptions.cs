@@ -17,8 +17,24 @@ public sealed record EngineOptions
     /// second (issue 10: an idle node under 1 % of a core).
     /// </summary>
     public int IdleWaitMs { get; init; } = 1000;
-    /// <summary>Empty polls before sleeping in epoll: spinning a little saves a wake-up under bursty load.</summary>
-    public int SpinPolls { get; init; } = 64;
+    /// <summary>
+    /// Empty polls (each with a short SpinWait) before sleeping in epoll. 0 by default: the 64 it used to be cost ping
+    /// 0.43 against 0.18 ms median and bought no throughput (docs/benchmarks.md, issue 11: a spinning engine holds the
+    /// core the other side of the exchange needs when they share one); <see cref="BusyPollMicroseconds"/> is the knob.
+    /// </summary>
+    public int SpinPolls { get; init; }
+    /// <summary>
+    /// How long the thread keeps polling after its last frame before it sleeps in epoll (µs; 0: sleep at once). A packet
+    /// that arrives while it still polls is picked up without a wake-up; one that arrives later pays the wake-up.
+    /// </summary>
+    public int BusyPollMicroseconds { get; init; }
+    /// <summary>
+    /// The underlay's IP MTU: an outer datagram (inner frame + 36 bytes of outer IPv4, UDP and VXLAN) larger than this
+    /// is not sent (TooBig; an l3 network answers with ICMP fragmentation needed). 0: not checked.
+    /// </summary>
+    public int UnderlayMtu { get; init; }
+    /// <summary>Dropped packets kept per reason for <c>GET /api/v1/nodes/{node}/drops</c>; 0: sampling off.</summary>
+    public int DropSamplesPerReason { get; init; }
     public int EventQueueCapacity { get; init; } = 16384;
     public long LearnReportIntervalMs { get; init; } = 1000;
 }

@@ -15,11 +15,16 @@ public sealed class ForwardingPipeline
 {
     private readonly PipelineContext _ctx;
 
-    public ForwardingPipeline(EventRing events, LearnFilter? learnFilter = null)
+    /// <param name="underlayMtu">The underlay's IP MTU; larger encapsulated frames are TooBig (0: not checked).</param>
+    /// <param name="samples">Where dropped packets are sampled (null: off).</param>
+    public ForwardingPipeline(EventRing events, LearnFilter? learnFilter = null, int underlayMtu = 0, DropSampler? samples = null)
     {
         Events = events;
-        _ctx = new PipelineContext(events, learnFilter ?? new LearnFilter(), Counters);
+        _ctx = new PipelineContext(events, learnFilter ?? new LearnFilter(), Counters) { UnderlayMtu = underlayMtu, Samples = samples };
     }
+
+    /// <summary>The drop samples, when sampling is on.</summary>
+    public DropSampler? Samples => _ctx.Samples;
 
     public DataplaneCounters Counters { get; } = new();
     public EventRing Events { get; }

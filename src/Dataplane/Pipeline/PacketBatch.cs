@@ -30,6 +30,14 @@ public struct PacketMeta
     public ushort EtherType;
     /// <summary>The VNI whose VXLAN header already sits in the headroom (0: none yet).</summary>
     public int EncapVni;
+    /// <summary>
+    /// For a GSO super-frame: the length of one of its segments as a frame (headers + gso_size), set by the port that
+    /// read it; 0 for an ordinary frame. The underlay MTU check (<see cref="PipelineContext.FitsUnderlay"/>) judges this,
+    /// not <see cref="Length"/>: a super-frame leaves as segments.
+    /// </summary>
+    public int GsoSegmentLength;
+    /// <summary>Already put in the drop samples (a node that rewrites a dropped frame samples it before it does).</summary>
+    public bool Sampled;
 }
 
 /// <summary>

@@ -18,6 +18,26 @@ public sealed class PipelineContext
     public PacketBatch Batch = null!;
     public TxBatch Tx = null!;
     public long NowMs;
+    /// <summary>The underlay's IP MTU; 0: not checked.</summary>
+    public int UnderlayMtu;
+    /// <summary>Where drops are sampled; null when sampling is off (the hot path then pays one branch per drop).</summary>
+    public DropSampler? Samples;
+
+    /// <summary>Outer IPv4 (20) + UDP (8) + VXLAN (8) in front of an inner frame; with the inner Ethernet header, 50.</summary>
+    public const int OuterOverhead = 36;
+
+    /// <summary>Whether the packet, encapsulated, fits the underlay MTU (a GSO super-frame is judged by one segment).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool FitsUnderlay(in PacketMeta m)
+        => UnderlayMtu == 0 || (m.GsoSegmentLength != 0 ? m.GsoSegmentLength : m.Length) + OuterOverhead <= UnderlayMtu;
+
+    /// <summary>Samples packet <paramref name="i"/> as dropped for <paramref name="reason"/> now, before its frame is rewritten.</summary>
+    public void SampleNow(int i, ref PacketMeta m, DropReason reason)
+    {
+        if (Samples is null) return;
+        Samples.Record(reason, i, ref m, Batch, NowMs);
+        m.Sampled = true;
+    }
     public EventRing Events { get; }
     public LearnFilter LearnFilter { get; }
     public DataplaneCounters Counters { get; }

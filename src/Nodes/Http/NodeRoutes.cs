@@ -1,11 +1,12 @@
 using Fabric.Actors.Intent;
 using Fabric.Actors.Node;
+using Fabric.Dataplane.Counters;
 
 namespace Fabric.Nodes.Http;
 
 /// <summary>
 /// <c>/api/v1/nodes/{node}/…</c>: what a node forwards with right now, read from the snapshot its dataplane uses
-/// (FDB, effective routes, flood group, counters). Any node answers for any other: the question goes to the
+/// (FDB, effective routes, flood group, counters, drop samples). Any node answers for any other: the question goes to the
 /// named node's <c>query</c> actor.
 /// </summary>
 internal static class NodeRoutes
@@ -68,7 +69,35 @@ internal static class NodeRoutes
             })
             .WithName("GetCounters").WithSummary("A node's counters per port and per network: rx, tx, encap, decap, flooded, drops by reason")
             .Produces<CounterListing>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout);
+
+        MapDrops(nodes);
     }
+
+    /// <summary>Most samples one answer carries: every reason's whole ring at the largest sensible K.</summary>
+    public const int MaxDropLimit = 1000;
+
+    private static void MapDrops(RouteGroupBuilder nodes)
+        => nodes.MapGet("/drops", async (string node, string? reason, string? limit, FabricApi api, CancellationToken ct) =>
+            {
+                DropReason? r = null;
+                if (reason is not null)
+                {
+                    if (!Enum.TryParse<DropReason>(reason, ignoreCase: true, out var parsed) || parsed == DropReason.None || int.TryParse(reason, out _))
+                        return Problems.Invalid("reason", "invalid-reason",
+                            $"reason '{reason}' is not a drop reason; one of: {string.Join(", ", Enum.GetNames<DropReason>().Skip(1))}");
+                    r = parsed;
+                }
+                var n = 50;
+                if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n)
+                                          || n < 1 || n > MaxDropLimit))
+                    return Problems.Invalid("limit", "invalid-limit", $"limit must be a whole number from 1 to {MaxDropLimit}, not '{limit}'");
+                if (NodeMissing(api, node) is { } missing) return missing;
+                return Results.Ok(await api.Runtime.AskNodeAsync<DropListing>(node, new GetDrops(r is { } x ? DropReasons.Name(x) : null, n), ct: ct));
+            })
+            .WithName("GetDrops")
+            .WithSummary("The last packets a node dropped, newest first (?reason=R of DropReason, ?limit=N, default 50, at most 1000): reason, time, port or VTEP, decoded headers")
+            .Produces<DropListing>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     private static IResult? NodeMissing(FabricApi api, string node)
         => api.Runtime.FindMember(node) is null ? Problems.NotFound("node", "node-not-found", $"no cluster member is named '{node}'") : null;

@@ -110,6 +110,17 @@ public sealed class FabricHyperionSerializerTests(SerializationFixture fixture) 
             new FdbListing("node-2", new List<FdbRow> { new(5001, "02:00:00:00:00:01", "10.0.0.1", "local:vm-1", "config", 0), new(5001, "02:00:00:00:00:02", null, "vtep:192.0.2.1:4789", "learned", 7) }),
             new RouteListing("node-2", new List<RouteRow> { new("main", "172.16.0.0/12", "blackhole", null) }),
             new FloodGroupListing("node-2", 5001, new[] { "192.0.2.1:4789" }, new[] { "192.0.2.2:4789" }),
+            new GetDrops("TooBig", 5), new GetDrops(null, 50),
+            new DropListing("node-2", true, 16, new[]
+            {
+                new DropRow("NoRoute", new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero), "vm-1", null, 5001, 98,
+                    new DropEthernet("02:00:00:00:00:01", "02:fa:b0:00:13:89", "0x0800", null), null,
+                    new DropIpv4("10.0.0.1", "10.9.9.9", "tcp", 64, 84, true, false), new DropTransport("tcp", 40000, 443, "SYN", null, null),
+                    null, "10.0.0.1 → 10.9.9.9 tcp 40000 → 443 [SYN], 98 bytes", "02000000"),
+                new DropRow("UnknownVni", new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero), null, "192.0.2.1:4789", null, 20, null,
+                    new DropArp("request", "02:00:00:00:00:01", "10.0.0.1", "00:00:00:00:00:00", "10.0.0.2"), null, null, "flags 0x08 vni 9", "arp", "08"),
+            }),
+            new DropListing("node-3", false, 0, Array.Empty<DropRow>()),
             new PingFromEndpoint("ep-1", "10.0.0.2", 3, 64),
             new PingReply(3, 2, new[] { 0.5, 0.7 }, new[] { 64, 64 }),
             new NodeIdentity("node-1", Underlay, "http://127.0.0.1:8080"),

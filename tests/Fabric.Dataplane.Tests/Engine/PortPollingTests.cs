@@ -97,6 +97,44 @@ public class PortPollingTests
     }
 
     [Fact]
+    public async Task The_busy_poll_budget_runs_only_after_a_batch_with_frames_then_the_thread_sleeps()
+    {
+        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10, BusyPollMicroseconds = 20_000 });
+        engine.Start();
+        var port = new CountingPort(1);
+        Assert.Null((await engine.AddPortsAsync([port]))[0]);
+        Thread.Sleep(100);
+        // Idle: wake-ups from the timeout find nothing and sleep again at once; the budget is never spent.
+        Assert.Equal(0, Volatile.Read(ref engine.BusyPolls));
+        const long idleBusy = 0;
+
+        Interlocked.Exchange(ref port.Queued, 10);
+        var sleeps = Volatile.Read(ref engine.IdleSleeps);
+        port.Wake!();
+        Eventually(() => Volatile.Read(ref port.Queued) == 0, "the woken port was not drained");
+        Eventually(() => Volatile.Read(ref engine.BusyPolls) > idleBusy + 10, "no busy poll after a batch with frames");
+        // The budget ends: the thread goes back to sleeping in epoll.
+        Eventually(() => Volatile.Read(ref engine.IdleSleeps) > sleeps + 2, "the thread never slept again after its busy-poll budget");
+    }
+
+    [Fact]
+    public async Task Without_a_busy_poll_budget_a_batch_with_frames_is_followed_by_sleep_not_spin()
+    {
+        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10 });
+        engine.Start();
+        var port = new CountingPort(1);
+        Assert.Null((await engine.AddPortsAsync([port]))[0]);
+        Interlocked.Exchange(ref port.Queued, 10);
+        var turns = Volatile.Read(ref engine.Turns);
+        port.Wake!();
+        Eventually(() => Volatile.Read(ref port.Queued) == 0, "the woken port was not drained");
+        Thread.Sleep(30);
+        // One turn with the frames and one that finds none, then sleep: a few idle timeouts more at most, never 64.
+        Assert.True(Volatile.Read(ref engine.Turns) - turns < 20, $"{Volatile.Read(ref engine.Turns) - turns} turns: the thread spun");
+        Assert.Equal(0, Volatile.Read(ref engine.BusyPolls));
+    }
+
+    [Fact]
     public async Task A_batch_of_ports_is_added_in_one_call_and_a_bad_one_fails_alone()
     {
         using var engine = new DataplaneEngine(new SnapshotHolder(), null);

@@ -28,11 +28,11 @@ public sealed class NodeHarness
     public static readonly VtepEndpoint NodeB = new(Ipv4Address.Parse("192.0.2.2"));
     public static readonly VtepEndpoint NodeC = new(Ipv4Address.Parse("192.0.2.3"));
 
-    public NodeHarness(ForwardingSnapshot snapshot, long learnIntervalMs = 1000)
+    public NodeHarness(ForwardingSnapshot snapshot, long learnIntervalMs = 1000, int underlayMtu = 0, DropSampler? samples = null)
     {
         Snapshot = snapshot;
         Events = new EventRing(1024);
-        Pipeline = new ForwardingPipeline(Events, new LearnFilter(1024, learnIntervalMs));
+        Pipeline = new ForwardingPipeline(Events, new LearnFilter(1024, learnIntervalMs), underlayMtu, samples);
     }
 
     public ForwardingSnapshot Snapshot { get; set; }

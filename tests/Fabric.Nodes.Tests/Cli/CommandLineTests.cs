@@ -150,12 +150,24 @@ public class CommandLineTests
             ["ctl", "endpoints", "ping", "vm-a", "10.0.2.10", "--count", "5"],
             ["ctl", "fdb", "node-1", "--network", "blue"],
             ["ctl", "counters", "node-1"],
+            ["ctl", "drops", "--node", "node-1", "--reason", "TooBig", "--limit", "10"],
         ];
         foreach (var line in lines)
         {
             var r = Parse(line);
             Assert.True(r.Errors.Count == 0, $"{string.Join(' ', line)}: {string.Join("; ", r.Errors.Select(e => e.Message))}");
         }
+    }
+
+    [Fact]
+    public void Ctl_drops_takes_node_reason_and_limit()
+    {
+        var r = FabricCli.BuildRoot().Parse(["ctl", "drops", "--node", "node-2", "--reason", "TooBig", "--limit", "5"]);
+        Assert.Empty(r.Errors);
+        Assert.Equal("node-2", r.GetValue<string>("--node"));
+        Assert.Equal("TooBig", r.GetValue<string>("--reason"));
+        Assert.Equal(5, r.GetValue<int?>("--limit"));
+        Assert.Empty(FabricCli.BuildRoot().Parse(["ctl", "drops"]).Errors);
     }
 
     [Fact]

@@ -7,7 +7,8 @@ namespace Fabric.Dataplane.Pipeline.Nodes;
 /// <c>l2</c> forwarding: known unicast to its port or VTEP; broadcast, multicast and unknown unicast flooded to the
 /// other local ports and, for frames from a local port only, to every member of the VNI's flood group (head-end
 /// replication). Split horizon: a frame that came from the overlay never goes back into it; one for an endpoint that
-/// just moved away still reaches its old port while that drains (<see cref="Tables.NetworkState.Draining"/>).
+/// just moved away still reaches its old port while that drains (<see cref="Tables.NetworkState.Draining"/>). A frame
+/// that would not fit the underlay is not sent into it (TooBig; no ICMP: a switch has no address to answer from).
 /// </summary>
 public static class BridgeNode
 {
@@ -30,6 +31,7 @@ public static class BridgeNode
                     if (fromPort && entry.Location.PortId == m.InPort) ctx.Drop(ref m, DropReason.Hairpin);
                     else ctx.EmitToPort(i, ref m, entry.Location.PortId);
                 }
+                else if (fromPort && !ctx.FitsUnderlay(in m)) ctx.Drop(ref m, DropReason.TooBig);
                 else if (fromPort) ctx.EmitToVtep(i, ref m, entry.Location.Vtep, net.Vni, net.Counters);
                 // Sent by a peer before it learned of a move: the old port still takes it while it drains.
                 else if (net.TryGetDraining(dst, out var drainPort)) ctx.EmitToPort(i, ref m, drainPort);
@@ -43,6 +45,9 @@ public static class BridgeNode
                 if (!(fromPort && ports[p] == m.InPort)) ctx.EmitToPort(i, ref m, ports[p]);
             if (!fromPort) continue;
             var flood = net.FloodList;
+            // A switch drops a frame too big for a port on that port only: the local copies above went out; the
+            // copies for the overlay are not made and the frame counts once as TooBig.
+            if (flood.Length > 0 && !ctx.FitsUnderlay(in m)) { m.Drop = DropReason.TooBig; continue; }
             for (int v = 0; v < flood.Length; v++) ctx.EmitToVtep(i, ref m, flood[v], net.Vni, net.Counters);
         }
     }

@@ -69,6 +69,20 @@ public static class RouterNode
                     break;
             }
             if (!outNet.Fdb.TryGet(nextMac, out var entry)) { ctx.Drop(ref m, DropReason.NoNeighbour); continue; }
+            if (!entry.Location.IsLocal && !ctx.FitsUnderlay(in m))
+            {
+                // As a router whose next hop has a smaller MTU: the gateway answers "fragmentation needed" (RFC 1191)
+                // and the packet goes no further. Sampled first: the answer is written over the frame.
+                ctx.SampleNow(i, ref m, DropReason.TooBig);
+                if (FragmentationNeeded.TryAnswer(frame, m.L3Offset, ip, subnet.Gateway, net.GatewayMac,
+                        ctx.UnderlayMtu - PipelineContext.OuterOverhead - EthernetFrame.HeaderLength, out var answer))
+                {
+                    m.Length = answer;
+                    ctx.EmitToPort(i, ref m, port.Id);
+                }
+                ctx.Drop(ref m, DropReason.TooBig);
+                continue;
+            }
 
             // Rewrite the Ethernet header as a router would, but leave the IP header (and so the TTL) alone.
             nextMac.Write(frame);
@@ -87,6 +101,56 @@ public static class RouterNode
             }
         }
     }
+}
+
+/// <summary>
+/// ICMP destination unreachable, fragmentation needed (type 3 code 4, RFC 792/1191), from the sender's gateway, for a
+/// packet that does not fit the underlay. Written in place over the too-big frame (which is always long enough).
+/// Sent whether or not the packet had DF set: Fabric never fragments (a batch has no spare slots to cut fragments into,
+/// and RFC 7348 §4.3 forbids a VTEP to fragment VXLAN), and a host that gets this answer records the next-hop MTU for
+/// the destination (Linux does even for DF-clear traffic) and fragments or shrinks its later packets itself, so the
+/// flow recovers after its first loss instead of vanishing into a black hole.
+/// </summary>
+public static class FragmentationNeeded
+{
+    public const byte DestinationUnreachable = 3;
+    public const byte CodeFragmentationNeeded = 4;
+    public const int HeaderLength = 8;
+
+    /// <summary>
+    /// Rewrites the frame into the answer and gives its length; false when none is due (RFC 1812 §4.3.2.7: never about
+    /// an ICMP error message or a fragment other than the first). The answer quotes the IP header and 8 payload bytes.
+    /// </summary>
+    public static bool TryAnswer(Span<byte> frame, int l3Offset, in Ipv4Header ip, Ipv4Address gateway, MacAddress gatewayMac, int nextHopMtu,
+        out int length)
+    {
+        length = 0;
+        if (ip.FragmentOffset != 0) return false;
+        if (ip.Protocol == IpProtocols.Icmp && (ip.Payload.Length == 0 || IsError(ip.Payload[0]))) return false;
+        var quoteLength = Math.Min(ip.HeaderLength + 8, (int)ip.TotalLength);
+        Span<byte> quote = stackalloc byte[60 + 8];
+        ip.Bytes.Slice(0, quoteLength).CopyTo(quote);
+        var sender = ip.Source;
+        var requester = MacAddress.Read(frame.Slice(6));
+        // From here on the frame is the answer: ip, which points into it, is not read again.
+        requester.Write(frame);
+        gatewayMac.Write(frame.Slice(6));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.Slice(12), EtherTypes.Ipv4);
+        var ipOut = frame.Slice(EthernetFrame.HeaderLength);
+        Ipv4Header.Write(ipOut, gateway, sender, IpProtocols.Icmp, HeaderLength + quoteLength, GatewayEcho.ReplyTtl, dontFragment: false);
+        var icmp = ipOut.Slice(Ipv4Header.MinLength, HeaderLength + quoteLength);
+        icmp[0] = DestinationUnreachable;
+        icmp[1] = CodeFragmentationNeeded;
+        icmp[2] = icmp[3] = icmp[4] = icmp[5] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.Slice(6), (ushort)Math.Clamp(nextHopMtu, 68, 65535));
+        quote.Slice(0, quoteLength).CopyTo(icmp.Slice(HeaderLength));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.Slice(2), InternetChecksum.Compute(icmp));
+        length = EthernetFrame.HeaderLength + Ipv4Header.MinLength + HeaderLength + quoteLength;
+        return true;
+    }
+
+    /// <summary>ICMP error types (RFC 1122 §3.2.2): unreachable, source quench, redirect, time exceeded, parameter problem.</summary>
+    private static bool IsError(byte type) => type is 3 or 4 or 5 or 11 or 12;
 }
 
 /// <summary>The subnet gateway's only service: it answers ICMP echo, turned around in place.</summary>

@@ -19,6 +19,7 @@ public static class CtlCommand
             FdbCommand.Create(),
             FloodGroupsCommand.Create(),
             CountersCommand.Create(),
+            DropsCommand.Create(),
             TokensCommand.Create(),
         };
         return ctl;

@@ -1,0 +1,34 @@
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Node;
+
+namespace Fabric.Actors.Tests.Node;
+
+/// <summary>fabric.dataplane → EngineOptions: the shipped defaults and the busy-poll, MTU and drop-sample settings (issues 11, 12).</summary>
+public class DataplaneOptionsTests
+{
+    [Fact]
+    public void The_shipped_defaults_sleep_at_once_check_a_1500_underlay_and_sample_16_drops_per_reason()
+    {
+        var o = FabricRuntime.DataplaneOptions(FabricHocon.Load().GetConfig("fabric.dataplane"));
+        Assert.Equal(0, o.BusyPollMicroseconds);
+        Assert.Equal(0, o.SpinPolls);
+        Assert.Equal(1500, o.UnderlayMtu);
+        Assert.Equal(16, o.DropSamplesPerReason);
+    }
+
+    [Theory]
+    [InlineData("50us", 50)]
+    [InlineData("1ms", 1000)]
+    [InlineData("0", 0)]
+    [InlineData("10s", 1_000_000)]
+    public void Busy_poll_takes_a_duration_capped_at_a_second(string value, int micros)
+        => Assert.Equal(micros, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: $"fabric.dataplane.busy-poll = {value}").GetConfig("fabric.dataplane")).BusyPollMicroseconds);
+
+    [Fact]
+    public void Drop_sampling_off_means_no_sampler_and_per_reason_sets_k()
+    {
+        Assert.Equal(0, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.drop-samples.enabled = off").GetConfig("fabric.dataplane")).DropSamplesPerReason);
+        Assert.Equal(64, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.drop-samples.per-reason = 64").GetConfig("fabric.dataplane")).DropSamplesPerReason);
+        Assert.Equal(9000, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.underlay-mtu = 9000").GetConfig("fabric.dataplane")).UnderlayMtu);
+    }
+}
