@@ -1,0 +1,98 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Offload;
+using PacketDotNet;
+
+namespace Fabric.Dataplane.Tests.Offload;
+
+public class VirtioNetHeaderTests
+{
+    [Fact]
+    public void Reads_the_fields_in_host_order_as_the_kernel_lays_them_out()
+    {
+        // flags NEEDS_CSUM, gso TCPV4|ECN, hdr_len 66, gso_size 1398, csum_start 34, csum_offset 16
+        byte[] raw = [1, 0x81, 66, 0, 0x76, 0x05, 34, 0, 16, 0, 0xEE];
+        var h = new VirtioNetHeader(raw).Read();
+        Assert.Equal(1, h.Flags);
+        Assert.Equal(0x81, h.GsoType);
+        Assert.Equal(VirtioNetHeader.GsoTcpV4, h.GsoKind);
+        Assert.True(h.IsGso);
+        Assert.True(h.NeedsChecksum);
+        Assert.Equal(66, h.HdrLen);
+        Assert.Equal(1398, h.GsoSize);
+        Assert.Equal(34, h.CsumStart);
+        Assert.Equal(16, h.CsumOffset);
+
+        var copy = new byte[11];
+        copy[10] = 0xEE;
+        new VirtioNetHeader(copy).Write(h);
+        Assert.Equal(raw, copy);
+        new VirtioNetHeader(copy).Clear();
+        Assert.True(new VirtioNetHeader(copy).Read().IsPlain);
+        Assert.Equal(0xEE, copy[10]);
+    }
+
+    [Fact]
+    public void A_short_buffer_is_refused() => Assert.Throws<ArgumentException>(() => new VirtioNetHeader(new byte[9]));
+}
+
+public class ChecksumCompletionTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(1397)]
+    [InlineData(1398)]
+    public void A_partial_tcp_checksum_is_completed_to_what_PacketDotNet_accepts(int payload)
+    {
+        var frame = SuperFrames.Tcp4(payload, SuperFrames.Ack | SuperFrames.Psh, 9, 12345, partial: true, seed: payload);
+        var tcpBefore = Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<TcpPacket>();
+        Assert.False(tcpBefore.ValidTcpChecksum);
+        Assert.True(ChecksumOffload.Complete(frame, 34, 16));
+        var tcp = Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<TcpPacket>();
+        Assert.True(tcp.ValidTcpChecksum);
+        Assert.Equal(SuperFrames.Tcp4(payload, SuperFrames.Ack | SuperFrames.Psh, 9, 12345, partial: false, seed: payload), frame);
+    }
+
+    [Fact]
+    public void A_partial_udp_checksum_is_completed_and_never_left_zero()
+    {
+        var frame = new byte[14 + 20 + 8 + 31];
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);
+        var ip = frame.AsSpan(14);
+        ip[0] = 0x45; ip[8] = 64; ip[9] = 17;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(2), (ushort)(frame.Length - 14));
+        new byte[] { 10, 0, 1, 10, 10, 0, 1, 11 }.CopyTo(ip.Slice(12));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(10), SuperFrames.Reference(ip.Slice(0, 20), 0));
+        var udp = ip.Slice(20);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, 5000);
+        BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(2), 5201);
+        BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(4), (ushort)udp.Length);
+        new Random(3).NextBytes(udp.Slice(8));
+        BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(6), (ushort)~SuperFrames.Reference([], SuperFrames.PseudoSum(ip, udp.Length)));
+        Assert.True(ChecksumOffload.Complete(frame, 34, 6));
+        var p = Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<UdpPacket>();
+        Assert.True(p.ValidUdpChecksum);
+        Assert.NotEqual(0, p.Checksum);
+    }
+
+    [Fact]
+    public void Offsets_outside_the_frame_are_refused_and_leave_it_alone()
+    {
+        var frame = SuperFrames.Tcp4(10, SuperFrames.Ack, 1, 1);
+        var copy = (byte[])frame.Clone();
+        Assert.False(ChecksumOffload.Complete(frame, frame.Length, 0));
+        Assert.False(ChecksumOffload.Complete(frame, 34, frame.Length));
+        Assert.Equal(copy, frame);
+    }
+
+    [Fact]
+    public void The_flow_hash_follows_the_inner_five_tuple_and_nothing_else()
+    {
+        var a = SuperFrames.Tcp4(100, SuperFrames.Ack, 1, 1, seed: 1);
+        var b = SuperFrames.Tcp4(900, SuperFrames.Ack | SuperFrames.Psh, 2, 99, seed: 2);
+        Assert.Equal(FlowHash.Compute(a), FlowHash.Compute(b)); // same flow, other segment
+        var c = (byte[])a.Clone();
+        c[14 + 20 + 1] ^= 1; // other source port
+        Assert.NotEqual(FlowHash.Compute(a), FlowHash.Compute(c));
+    }
+}
