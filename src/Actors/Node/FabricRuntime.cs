@@ -90,11 +90,16 @@ public sealed class FabricRuntime : IAsyncDisposable
         DataplaneEngine? engine = null;
         if (enabled)
         {
-            underlay = new UdpUnderlay(self.Vtep);
+            var offloads = dp?.GetBoolean("offloads", true) ?? true;
+            underlay = new UdpUnderlay(self.Vtep, new UnderlayOptions
+            {
+                SourcePorts = dp?.GetInt("source-ports", 4) ?? 4, Gso = offloads, Gro = offloads,
+            });
             engine = new DataplaneEngine(holder, underlay, new EngineOptions
             {
                 Cpu = dp?.GetInt("cpu", -1) ?? -1,
                 BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
+                Offloads = offloads,
             });
             engine.Start();
         }

@@ -30,6 +30,11 @@ public struct PacketMeta
     public ushort EtherType;
     /// <summary>The VNI whose VXLAN header already sits in the headroom (0: none yet).</summary>
     public int EncapVni;
+    /// <summary>
+    /// From a TAP with IFF_VNET_HDR: a partial checksum or a GSO super-frame, completed or segmented only where the
+    /// frame leaves towards a peer that needs it (offsets from the frame's start). Default: a plain frame.
+    /// </summary>
+    public Offload.OffloadInfo Offload;
 }
 
 /// <summary>
@@ -91,6 +96,13 @@ public sealed class PacketBatch
         m.InPort = portId;
         m.Offset = Headroom;
         m.Length = length;
+    }
+
+    /// <summary>As <see cref="CommitFromPort(int,int)"/>, for a frame that came with a virtio_net_hdr.</summary>
+    public void CommitFromPort(int portId, int length, in Offload.OffloadInfo offload)
+    {
+        CommitFromPort(portId, length);
+        _meta[Count - 1].Offload = offload;
     }
 
     public void CommitFromUnderlay(VtepEndpoint outerSource, int length)

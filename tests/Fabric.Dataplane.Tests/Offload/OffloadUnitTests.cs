@@ -96,3 +96,23 @@ public class ChecksumCompletionTests
         Assert.NotEqual(FlowHash.Compute(a), FlowHash.Compute(c));
     }
 }
+
+public class LongChecksumTests
+{
+    [Fact]
+    public void The_vectorised_sum_of_long_unaligned_buffers_matches_the_reference_for_every_length_and_start()
+    {
+        var rng = new Random(11);
+        var data = new byte[9100];
+        rng.NextBytes(data);
+        for (int len = 0; len < 300; len++)
+            for (int start = 0; start < 4; start++)
+                Assert.Equal(Packets.TestFrames.ReferenceChecksum(data.AsSpan(start, len)), Fabric.Dataplane.Packets.InternetChecksum.Compute(data.AsSpan(start, len)));
+        for (int t = 0; t < 300; t++)
+        {
+            var start = rng.Next(8);
+            var len = rng.Next(9000);
+            Assert.Equal(Packets.TestFrames.ReferenceChecksum(data.AsSpan(start, len)), Fabric.Dataplane.Packets.InternetChecksum.Compute(data.AsSpan(start, len)));
+        }
+    }
+}
