@@ -42,7 +42,9 @@ public sealed unsafe class UdpUnderlay : IDisposable
     /// <summary>Segments per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels).</summary>
     public const int MaxGsoSegments = 64;
     private const int MaxGsoBytes = 65000; // UDP payload of one GSO send, under the 65,507 an IPv4 datagram allows
-    private const int GroBuffers = 8, GroBufferBytes = 65536, GroControlBytes = 64;
+    // As many reads per recvmmsg as without GRO (small datagrams are not coalesced: 8 would cost 8x the calls). The
+    // 4 MB are calloc'ed: pages are only touched as far as datagrams fill them.
+    private const int GroBuffers = MaxBatch, GroBufferBytes = 65536, GroControlBytes = 64;
     private static int _gsoLogged, _groLogged;
 
     private readonly Socket _socket;
