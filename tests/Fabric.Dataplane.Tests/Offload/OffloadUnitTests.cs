@@ -116,3 +116,74 @@ public class LongChecksumTests
         }
     }
 }
+
+public class OtherSegmentationTests
+{
+    [Fact]
+    public void A_udp_super_frame_from_a_tap_with_uso_is_cut_into_datagrams_PacketDotNet_accepts()
+    {
+        const int gso = 1000, payload = 2 * gso + 333;
+        var f = new byte[14 + 20 + 8 + payload];
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x0800);
+        var ip = f.AsSpan(14);
+        ip[0] = 0x45; ip[8] = 64; ip[9] = 17;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(2), (ushort)(f.Length - 14));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(4), 0xFFFF); // the id wraps
+        new byte[] { 10, 0, 1, 10, 10, 0, 1, 11 }.CopyTo(ip.Slice(12));
+        var udp = ip.Slice(20);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, 5000);
+        BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(2), 443);
+        BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(4), (ushort)udp.Length);
+        new Random(5).NextBytes(udp.Slice(8));
+        var info = new OffloadInfo { Flags = 1, GsoType = VirtioNetHeader.GsoUdpL4, GsoSize = gso, CsumStart = 34, CsumOffset = 6 };
+        Assert.True(GsoSegmenter.TryLayout(f, info, out var layout));
+        Assert.Equal(3, layout.Count);
+        var buf = new byte[layout.SegmentLength];
+        for (int k = 0; k < 3; k++)
+        {
+            var len = GsoSegmenter.Segment(f, layout, k, buf);
+            var p = Packet.ParsePacket(LinkLayers.Ethernet, buf.AsSpan(0, len).ToArray());
+            var ip4 = p.Extract<IPv4Packet>();
+            Assert.True(ip4.ValidIPChecksum);
+            Assert.Equal((ushort)(0xFFFF + k), ip4.Id);
+            var u = p.Extract<UdpPacket>();
+            Assert.True(u.ValidUdpChecksum);
+            Assert.Equal(k < 2 ? gso : 333, u.PayloadData.Length);
+            Assert.Equal(f.AsSpan(42 + k * gso, u.PayloadData.Length).ToArray(), u.PayloadData);
+        }
+    }
+
+    [Fact]
+    public void A_tcp_over_ipv6_super_frame_is_cut_with_payload_lengths_and_checksums_PacketDotNet_accepts()
+    {
+        const int gso = 1200, payload = 3 * gso;
+        var f = new byte[14 + 40 + 20 + payload];
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x86DD);
+        var ip = f.AsSpan(14);
+        ip[0] = 0x60; ip[6] = 6; ip[7] = 64;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(4), (ushort)(f.Length - 54));
+        ip[8] = 0xfd; ip[23] = 1; ip[24] = 0xfd; ip[39] = 2;
+        var tcp = ip.Slice(40);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, 40000);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp.Slice(2), 80);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp.Slice(4), uint.MaxValue - 100); // the sequence wraps
+        tcp[12] = 5 << 4; tcp[13] = 0x19; // ACK PSH FIN: PSH and FIN only on the last segment
+        new Random(6).NextBytes(tcp.Slice(20));
+        var info = new OffloadInfo { Flags = 1, GsoType = VirtioNetHeader.GsoTcpV6, GsoSize = gso, CsumStart = 54, CsumOffset = 16 };
+        Assert.True(GsoSegmenter.TryLayout(f, info, out var layout));
+        var buf = new byte[layout.SegmentLength];
+        for (int k = 0; k < layout.Count; k++)
+        {
+            var len = GsoSegmenter.Segment(f, layout, k, buf);
+            var p = Packet.ParsePacket(LinkLayers.Ethernet, buf.AsSpan(0, len).ToArray());
+            Assert.Equal(20 + gso, p.Extract<IPv6Packet>().PayloadLength);
+            var t = p.Extract<TcpPacket>();
+            Assert.True(t.ValidTcpChecksum);
+            Assert.Equal(unchecked(uint.MaxValue - 100 + (uint)(k * gso)), t.SequenceNumber);
+            Assert.Equal(k == 2, t.Finished);
+            Assert.Equal(k == 2, t.Push);
+        }
+        info.GsoType = VirtioNetHeader.GsoTcpV4; // the kind must match the packet
+        Assert.False(GsoSegmenter.TryLayout(f, info, out _));
+    }
+}
