@@ -342,8 +342,13 @@ public sealed unsafe class DataplaneEngine : IDisposable
 
     public void Dispose()
     {
+        // Idempotent: a second close of the same numbers would close whatever descriptors were opened with them since
+        // (the throughput harness disposes twice; the next engine's TAP got the freed epoll number: epoll_ctl EINVAL).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Stop();
         Libc.close(_epoll);
         Libc.close(_wakeFd);
     }
+
+    private int _disposed;
 }
