@@ -90,8 +90,12 @@ public sealed class FabricRuntime : IAsyncDisposable
         DataplaneEngine? engine = null;
         if (enabled)
         {
-            underlay = new UdpUnderlay(self.Vtep);
-            engine = new DataplaneEngine(holder, underlay, DataplaneOptions(dp));
+            var options = DataplaneOptions(dp);
+            underlay = new UdpUnderlay(self.Vtep, new UnderlayOptions
+            {
+                SourcePorts = dp?.GetInt("source-ports", 4) ?? 4, Gso = options.Offloads, Gro = options.Offloads,
+            });
+            engine = new DataplaneEngine(holder, underlay, options);
             engine.Start();
         }
 
@@ -165,6 +169,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
         DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,
+        Offloads = dp?.GetBoolean("offloads", true) ?? true,
     };
 
     /// <summary>A duration in µs. Akka's HOCON reader knows no microseconds, so "50us" (or "50µs") is read here; ms, s... by Akka.</summary>

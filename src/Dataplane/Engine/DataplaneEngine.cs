@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Interop;
+using Fabric.Dataplane.Offload;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Ports;
 using Fabric.Dataplane.Tables;
@@ -53,6 +54,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
     private readonly ForwardingPipeline _pipeline;
     private readonly PacketBatch _batch;
     private readonly TxBatch _tx;
+    private readonly PortTransmitter _portTx = new();
     private readonly ConcurrentQueue<Command> _commands = new();
     // Ids of descriptor-less ports that woke: only the dataplane thread dequeues.
     private readonly ConcurrentQueue<int> _ready = new();
@@ -80,7 +82,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
         Events = new EventRing(_options.EventQueueCapacity);
         _pipeline = new ForwardingPipeline(Events, new LearnFilter(8192, _options.LearnReportIntervalMs), _options.UnderlayMtu,
             _options.DropSamplesPerReason > 0 ? new DropSampler(_options.DropSamplesPerReason) : null);
-        _batch = new PacketBatch(_options.BatchSize, _options.MaxFrame);
+        _batch = new PacketBatch(_options.BatchSize, _options.Offloads ? Math.Max(_options.MaxFrame, TapPort.MaxGsoFrame) : _options.MaxFrame);
+        _portTx.Coalesce = _options.Offloads;
         _tx = new TxBatch(_options.TxCapacity);
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         _wakeFd = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
@@ -209,6 +212,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
             Array.Resize(ref _wakers, size);
         }
         if (_ports[port.Id] is not null) throw new InvalidOperationException($"port {port.Id} already exists");
+        if (port is TapPort tap) tap.FitTo(_batch.MaxFrame);
         if (port.PollFd >= 0)
         {
             Register(port.PollFd);
@@ -320,18 +324,13 @@ public sealed unsafe class DataplaneEngine : IDisposable
 
     private void Transmit()
     {
-        var entries = _tx.Entries;
-        var anyUnderlay = false;
-        for (int i = 0; i < entries.Length; i++)
-        {
-            ref readonly var e = ref entries[i];
-            if (e.Kind == TxKind.Underlay) { anyUnderlay = true; continue; }
-            var port = (uint)e.PortId < (uint)_ports.Length ? _ports[e.PortId] : null;
-            if (port is null) { TxToMissingPort++; continue; }
-            if (!port.Send(_batch.SlotBytes(e.Slot, e.Offset, e.Length))) PortSendFailures++;
-        }
-        if (anyUnderlay) _underlay?.Send(_batch, _tx);
+        // Local ports first (offload-aware: TAP to TAP keeps a super-frame whole, towards a TAP runs of one TCP flow are
+        // coalesced, others get segments and complete checksums), then the underlay (segmentation + UDP GSO).
+        if (_portTx.Send(_batch, _tx.Entries, _ports, ref PortSendFailures, ref TxToMissingPort)) _underlay?.Send(_batch, _tx);
     }
+
+    /// <summary>What the local-port transmit step did with offloads (coalesced super-frames, segments, checksums).</summary>
+    public PortTransmitter PortTransmit => _portTx;
 
     /// <summary>Stops the thread (within one idle wait), then disposes every port.</summary>
     public void Stop()
@@ -355,8 +354,13 @@ public sealed unsafe class DataplaneEngine : IDisposable
 
     public void Dispose()
     {
+        // Idempotent: a second close of the same numbers would close whatever descriptors were opened with them since
+        // (the throughput harness disposes twice; the next engine's TAP got the freed epoll number: epoll_ctl EINVAL).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Stop();
         Libc.close(_epoll);
         Libc.close(_wakeFd);
     }
+
+    private int _disposed;
 }

@@ -7,6 +7,11 @@ public sealed record EngineOptions
     public int BatchSize { get; init; } = 64;
     /// <summary>Largest frame or datagram a slot holds.</summary>
     public int MaxFrame { get; init; } = 9216;
+    /// <summary>
+    /// Slots large enough for a TAP's GSO super-frames (64 KB; 4 MB of pinned buffer per engine at 64 slots), and
+    /// coalescing of TCP segments towards TAPs. Off: TAPs get checksum offload only and frames go one by one.
+    /// </summary>
+    public bool Offloads { get; init; } = true;
     /// <summary>Transmit entries per batch (batch × fan-out).</summary>
     public int TxCapacity { get; init; } = 8192;
     /// <summary>The core to pin the thread to; -1 leaves placement to the scheduler.</summary>

@@ -19,7 +19,14 @@ internal static unsafe partial class Libc
     public const uint EPOLLIN = 0x001;
     public const ushort AF_INET = 2;
     public const ulong TUNSETIFF = 0x400454ca;
-    public const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000;
+    public const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    /// <summary>_IOW('T', 208, unsigned int): which offloads the TAP may hand us (and so which features the device shows).</summary>
+    public const ulong TUNSETOFFLOAD = 0x400454d0;
+    public const uint TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_TSO_ECN = 0x08, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
+    public const int EIO = 5, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92;
+    public const int SOL_UDP = 17, UDP_SEGMENT = 103, UDP_GRO = 104;
+    /// <summary>CMSG_LEN(0): struct cmsghdr is a size_t length and two ints.</summary>
+    public const int CmsgHeader = 16;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct IoVec { public void* Base; public nuint Length; }
@@ -35,6 +42,10 @@ internal static unsafe partial class Libc
         public nuint ControlLength;
         public int Flags;
     }
+
+    /// <summary>struct cmsghdr, followed by its data at <see cref="CmsgHeader"/>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr { public nuint Length; public int Level; public int Type; }
 
     [StructLayout(LayoutKind.Sequential)]
     public struct MMsgHdr { public MsgHdr Header; public uint Length; }
@@ -53,6 +64,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int eventfd(uint initval, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint read(int fd, void* buf, nuint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, void* buf, nuint count);
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint writev(int fd, IoVec* iov, int iovcnt);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int open(string path, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int ioctl(int fd, ulong request, void* arg);

@@ -31,13 +31,18 @@ public struct PacketMeta
     /// <summary>The VNI whose VXLAN header already sits in the headroom (0: none yet).</summary>
     public int EncapVni;
     /// <summary>
-    /// For a GSO super-frame: the length of one of its segments as a frame (headers + gso_size), set by the port that
-    /// read it; 0 for an ordinary frame. The underlay MTU check (<see cref="PipelineContext.FitsUnderlay"/>) judges this,
-    /// not <see cref="Length"/>: a super-frame leaves as segments.
+    /// For a GSO super-frame: the length of one of its segments as a frame (headers + gso_size), set when the port that
+    /// read it commits it; 0 for an ordinary frame. The underlay MTU check (<see cref="PipelineContext.FitsUnderlay"/>)
+    /// judges this, not <see cref="Length"/>: a super-frame leaves as segments.
     /// </summary>
     public int GsoSegmentLength;
     /// <summary>Already put in the drop samples (a node that rewrites a dropped frame samples it before it does).</summary>
     public bool Sampled;
+    /// <summary>
+    /// From a TAP with IFF_VNET_HDR: a partial checksum or a GSO super-frame, completed or segmented only where the
+    /// frame leaves towards a peer that needs it (offsets from the frame's start). Default: a plain frame.
+    /// </summary>
+    public Offload.OffloadInfo Offload;
 }
 
 /// <summary>
@@ -99,6 +104,18 @@ public sealed class PacketBatch
         m.InPort = portId;
         m.Offset = Headroom;
         m.Length = length;
+    }
+
+    /// <summary>As <see cref="CommitFromPort(int,int)"/>, for a frame that came with a virtio_net_hdr.</summary>
+    public void CommitFromPort(int portId, int length, in Offload.OffloadInfo offload)
+    {
+        CommitFromPort(portId, length);
+        ref var m = ref _meta[Count - 1];
+        m.Offload = offload;
+        // Once per super-frame (up to 64 KB): its segment size, for the MTU check. One the segmenter cannot cut keeps 0
+        // and is judged whole; it is dropped where it would be cut anyway.
+        if (offload.IsGso && Fabric.Dataplane.Offload.GsoSegmenter.TryLayout(Frame(Count - 1), offload, out var layout))
+            m.GsoSegmentLength = layout.HdrLen + layout.GsoSize;
     }
 
     public void CommitFromUnderlay(VtepEndpoint outerSource, int length)

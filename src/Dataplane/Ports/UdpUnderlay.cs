@@ -1,68 +1,186 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Fabric.Dataplane.Interop;
+using Fabric.Dataplane.Offload;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Tables;
 
 namespace Fabric.Dataplane.Ports;
 
+/// <summary>How the underlay socket(s) are set up.</summary>
+public sealed record UnderlayOptions
+{
+    public int SocketBufferBytes { get; init; } = 8 << 20;
+    /// <summary>
+    /// Send sockets, each on its own (ephemeral) source port, chosen per datagram by a hash of the inner headers
+    /// (RFC 7348 §5 flow entropy: the underlay's ECMP and the receiver's RSS spread flows, one flow keeps one path).
+    /// 0: send from the receiving socket, so every datagram leaves from the VTEP port as before.
+    /// </summary>
+    public int SourcePorts { get; init; } = 4;
+    /// <summary>Send a super-frame's segments with one UDP GSO send (UDP_SEGMENT) where the kernel has it.</summary>
+    public bool Gso { get; init; } = true;
+    /// <summary>Receive with UDP_GRO: coalesced datagrams, split here (one system call and one wake-up for many).</summary>
+    public bool Gro { get; init; } = true;
+}
+
 /// <summary>
-/// The underlay: one UDP socket on the node's VTEP address (port 4789). VXLAN datagrams are received and sent in
-/// batches with recvmmsg/sendmmsg straight from and into the pinned batch buffer; where those calls are missing it
-/// falls back to one recvmsg/sendmsg at a time. The kernel writes the outer Ethernet/IPv4/UDP headers.
+/// The underlay: one UDP socket on the node's VTEP address (port 4789) that receives, and a small pool of send sockets
+/// on other source ports (<see cref="UnderlayOptions.SourcePorts"/>). VXLAN datagrams are received and sent in batches
+/// with recvmmsg/sendmmsg straight from and into the pinned batch buffer; where those calls are missing it falls back to
+/// one recvmsg/sendmsg at a time. A GSO super-frame from a TAP is cut into segments here, each VXLAN-encapsulated, and
+/// all of them leave with one sendmsg carrying UDP_SEGMENT; with UDP_GRO the kernel hands over runs of datagrams as one,
+/// split here into the batch. Where the kernel lacks either, that is detected, logged once, counted and done without.
+/// The kernel writes the outer Ethernet/IPv4/UDP headers.
 /// </summary>
 public sealed unsafe class UdpUnderlay : IDisposable
 {
     public const int MaxBatch = 64;
+    /// <summary>Segments per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels).</summary>
+    public const int MaxGsoSegments = 64;
+    private const int MaxGsoBytes = 65000; // UDP payload of one GSO send, under the 65,507 an IPv4 datagram allows
+    // As many reads per recvmmsg as without GRO (small datagrams are not coalesced: 8 would cost 8x the calls). The
+    // 4 MB are calloc'ed: pages are only touched as far as datagrams fill them.
+    private const int GroBuffers = MaxBatch, GroBufferBytes = 65536, GroControlBytes = 64;
+    private static int _gsoLogged, _groLogged;
+
     private readonly Socket _socket;
+    private readonly Socket[] _senders;
     private readonly int _fd;
+    private readonly int[] _sendFds;
+    private readonly int[] _queued;
+    private readonly int _regions;
     private readonly Libc.MMsgHdr* _msgs;
     private readonly Libc.IoVec* _iov;
     private readonly Libc.SockAddrIn* _addrs;
+    private readonly byte* _gsoBuffer;
+    private readonly byte* _gsoControl;
+    private readonly byte* _groBuffers;
+    private readonly byte* _groControl;
+    private readonly Libc.MMsgHdr* _groMsgs;
+    private readonly Libc.IoVec* _groIov;
+    private readonly Libc.SockAddrIn* _groAddrs;
+    private readonly int[] _groSegment = new int[GroBuffers];
+    private int _groCount, _groIndex, _groOffset;
     private bool _batched = true;
+    private bool _gso, _gro;
     private bool _disposed;
 
     public UdpUnderlay(VtepEndpoint local, int socketBufferBytes = 8 << 20)
+        : this(local, new UnderlayOptions { SocketBufferBytes = socketBufferBytes }) { }
+
+    public UdpUnderlay(VtepEndpoint local, UnderlayOptions options)
     {
         Local = local;
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        Options = options;
+        _socket = Open(local.Address, local.Port, options.SocketBufferBytes);
+        _fd = (int)_socket.Handle;
+        _senders = new Socket[Math.Max(0, options.SourcePorts)];
         try
         {
-            _socket.ReceiveBufferSize = socketBufferBytes;
-            _socket.SendBufferSize = socketBufferBytes;
-            _socket.Bind(new IPEndPoint(local.Address.ToIPAddress(), local.Port));
-            _socket.Blocking = false;
+            for (int i = 0; i < _senders.Length; i++) _senders[i] = Open(local.Address, 0, options.SocketBufferBytes);
         }
         catch
         {
+            foreach (var s in _senders) s?.Dispose();
             _socket.Dispose();
             throw;
         }
-        _fd = (int)_socket.Handle;
-        _msgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.MMsgHdr) * MaxBatch));
-        _iov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * MaxBatch));
-        _addrs = (Libc.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.SockAddrIn) * MaxBatch));
+        _sendFds = _senders.Length == 0 ? [_fd] : Array.ConvertAll(_senders, s => (int)s.Handle);
+        _queued = new int[_sendFds.Length];
+        // One message region per send socket, and one more for a super-frame's segments when GSO is missing.
+        _regions = _sendFds.Length + 1;
+        _msgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.MMsgHdr) * MaxBatch * _regions));
+        _iov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * MaxBatch * _regions));
+        _addrs = (Libc.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.SockAddrIn) * MaxBatch * _regions));
+        _gsoBuffer = (byte*)NativeMemory.AllocZeroed(MaxGsoBytes + TapPort.MaxGsoFrame);
+        _gsoControl = (byte*)NativeMemory.AllocZeroed(32);
+        _groBuffers = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroBufferBytes);
+        _groControl = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroControlBytes);
+        _groMsgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.MMsgHdr) * GroBuffers));
+        _groIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * GroBuffers));
+        _groAddrs = (Libc.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.SockAddrIn) * GroBuffers));
+        _gso = options.Gso && ProbeGso(_sendFds[0]);
+        _gro = options.Gro && EnableGro(_fd);
     }
 
+    private static Socket Open(Ipv4Address address, int port, int bufferBytes)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            s.ReceiveBufferSize = bufferBytes;
+            s.SendBufferSize = bufferBytes;
+            s.Bind(new IPEndPoint(address.ToIPAddress(), port));
+            s.Blocking = false;
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>UDP_SEGMENT exists (Linux 4.18) when the socket option can be read.</summary>
+    private static bool ProbeGso(int fd)
+    {
+        int v = 0;
+        uint len = sizeof(int);
+        if (Libc.getsockopt(fd, Libc.SOL_UDP, Libc.UDP_SEGMENT, &v, &len) == 0) return true;
+        CountMissing(ref _gsoLogged, "UDP_SEGMENT (GSO)");
+        return false;
+    }
+
+    private static bool EnableGro(int fd)
+    {
+        int on = 1;
+        if (Libc.setsockopt(fd, Libc.SOL_UDP, Libc.UDP_GRO, &on, sizeof(int)) == 0) return true;
+        CountMissing(ref _groLogged, "UDP_GRO");
+        return false;
+    }
+
+    private static void CountMissing(ref int logged, string what)
+    {
+        Interlocked.Increment(ref MissingFeatures);
+        if (Interlocked.Exchange(ref logged, 1) == 0)
+            Trace.TraceWarning($"underlay: the kernel has no {what} (errno {Libc.LastError}); working without it (logged once)");
+    }
+
+    /// <summary>Kernel features the underlay asked for and did without, in this process (GSO, GRO).</summary>
+    public static long MissingFeatures;
+
     public VtepEndpoint Local { get; }
+    public UnderlayOptions Options { get; }
     public int Fd => _fd;
     /// <summary>The port actually bound (useful when 0 was asked for in tests).</summary>
     public int BoundPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+    /// <summary>The source ports datagrams leave from.</summary>
+    public int[] SourcePorts => _senders.Length == 0 ? [BoundPort] : Array.ConvertAll(_senders, s => ((IPEndPoint)s.LocalEndPoint!).Port);
+    public bool GsoEnabled => _gso;
+    public bool GroEnabled => _gro;
     public long ReceiveErrors;
     public long SendErrors;
     public long DatagramsReceived;
     public long DatagramsSent;
     public long Datagrams => Volatile.Read(ref DatagramsReceived) + Volatile.Read(ref DatagramsSent);
     public long Syscalls;
+    /// <summary>UDP GSO sends (each many datagrams), GRO datagrams that held more than one, super-frames cut here.</summary>
+    public long GsoSends;
+    public long GroCoalesced;
+    public long SuperFramesSegmented;
+    public long ChecksumsCompleted;
+    public long BadSuperFrames;
 
     /// <summary>Reads ready datagrams into the free slots of <paramref name="batch"/>; returns how many.</summary>
     public int Receive(PacketBatch batch, int max)
     {
         max = Math.Min(Math.Min(max, MaxBatch), batch.Capacity - batch.Count);
         if (max <= 0) return 0;
+        if (_gro) return ReceiveCoalesced(batch, max);
         var first = batch.Count;
         for (int k = 0; k < max; k++)
         {
@@ -89,34 +207,212 @@ public sealed unsafe class UdpUnderlay : IDisposable
         }
         for (int k = 0; k < got; k++)
         {
-            var a = _addrs[k];
-            var src = new VtepEndpoint(new Ipv4Address(BinaryPrimitives.ReverseEndianness(a.AddressBE)), BinaryPrimitives.ReverseEndianness(a.PortBE));
             // MSG_TRUNC: a datagram larger than a slot is cut; the pipeline would misread it, so give it zero length.
             var len = (_msgs[k].Header.Flags & 0x20) != 0 ? 0 : (int)_msgs[k].Length;
-            batch.CommitFromUnderlay(src, len);
+            batch.CommitFromUnderlay(Source(_addrs[k]), len);
         }
         DatagramsReceived += got;
         return got;
     }
 
-    /// <summary>Sends every underlay entry of <paramref name="tx"/>, up to 64 per system call.</summary>
+    private static VtepEndpoint Source(in Libc.SockAddrIn a)
+        => new(new Ipv4Address(BinaryPrimitives.ReverseEndianness(a.AddressBE)), BinaryPrimitives.ReverseEndianness(a.PortBE));
+
+    /// <summary>
+    /// With UDP_GRO a read may return a run of datagrams of one size (the last may be shorter) as one, with that size in
+    /// a control message. They are read into buffers of their own and copied into the batch one datagram a slot; what
+    /// does not fit stays for the next turn (the engine polls the underlay every turn, so nothing waits for epoll).
+    /// </summary>
+    private int ReceiveCoalesced(PacketBatch batch, int max)
+    {
+        var n = 0;
+        while (n < max && !batch.IsFull)
+        {
+            if (_groIndex >= _groCount && !Refill()) break;
+            var k = _groIndex;
+            var len = (int)_groMsgs[k].Length;
+            var seg = _groSegment[k];
+            var src = Source(_groAddrs[k]);
+            var data = _groBuffers + (nint)k * GroBufferBytes;
+            while (_groOffset < len && n < max && !batch.IsFull)
+            {
+                var l = Math.Min(seg, len - _groOffset);
+                if (l > batch.MaxFrame) batch.CommitFromUnderlay(src, 0); // cannot be VXLAN we sent: count it as malformed
+                else
+                {
+                    new ReadOnlySpan<byte>(data + _groOffset, l).CopyTo(batch.NextReceiveBuffer());
+                    batch.CommitFromUnderlay(src, l);
+                }
+                _groOffset += l;
+                n++;
+            }
+            if (_groOffset >= len) { _groIndex++; _groOffset = 0; }
+        }
+        DatagramsReceived += n;
+        return n;
+    }
+
+    private bool Refill()
+    {
+        _groIndex = _groCount = _groOffset = 0;
+        for (int k = 0; k < GroBuffers; k++)
+        {
+            _groIov[k].Base = _groBuffers + (nint)k * GroBufferBytes;
+            _groIov[k].Length = GroBufferBytes;
+            ref var h = ref _groMsgs[k].Header;
+            h.Name = &_groAddrs[k];
+            h.NameLength = (uint)sizeof(Libc.SockAddrIn);
+            h.Iov = &_groIov[k];
+            h.IovLength = 1;
+            h.Control = _groControl + k * GroControlBytes;
+            h.ControlLength = GroControlBytes;
+            h.Flags = 0;
+        }
+        var got = Libc.recvmmsg(_fd, _groMsgs, GroBuffers, Libc.MSG_DONTWAIT, null);
+        Syscalls++;
+        if (got <= 0)
+        {
+            if (got < 0 && Libc.LastError is not (Libc.EAGAIN or Libc.EINTR)) ReceiveErrors++;
+            return false;
+        }
+        for (int k = 0; k < got; k++)
+        {
+            ref var h = ref _groMsgs[k].Header;
+            var len = (int)_groMsgs[k].Length;
+            var seg = len;
+            var c = (byte*)h.Control;
+            var end = c + (int)h.ControlLength;
+            while (c + Libc.CmsgHeader <= end)
+            {
+                var cm = (Libc.CmsgHdr*)c;
+                if (cm->Length < Libc.CmsgHeader) break;
+                if (cm->Level == Libc.SOL_UDP && cm->Type == Libc.UDP_GRO) seg = *(int*)(c + Libc.CmsgHeader);
+                c += ((int)cm->Length + 7) & ~7;
+            }
+            if ((h.Flags & 0x20) != 0) { len = 0; seg = 1; } // MSG_TRUNC: cannot happen with 64 KB buffers
+            if (seg <= 0) seg = Math.Max(1, len);
+            if (seg < len) GroCoalesced++;
+            // A zero-length read still becomes one (malformed) packet, as without GRO.
+            if (len == 0) { _groMsgs[k].Length = 1; *(_groBuffers + (nint)k * GroBufferBytes) = 0; seg = 1; }
+            _groSegment[k] = seg;
+        }
+        _groCount = got;
+        return true;
+    }
+
+    /// <summary>Sends every underlay entry of <paramref name="tx"/>, up to 64 per system call and send socket.</summary>
     public int Send(PacketBatch batch, TxBatch tx)
     {
         var entries = tx.Entries;
         var sent = 0;
-        var n = 0;
+        var pool = _sendFds.Length;
         for (int i = 0; i < entries.Length; i++)
         {
             ref readonly var e = ref entries[i];
             if (e.Kind != TxKind.Underlay) continue;
-            PrepareMessage(n, batch.SlotPointer(e.Slot, e.Offset), e.Length);
-            _addrs[n].Family = Libc.AF_INET;
-            _addrs[n].PortBE = BinaryPrimitives.ReverseEndianness(e.Destination.Port);
-            _addrs[n].AddressBE = BinaryPrimitives.ReverseEndianness(e.Destination.Address.Value);
-            if (++n == MaxBatch) { sent += Flush(n); n = 0; }
+            var inner = batch.SlotBytes(e.Slot, e.Offset + VxlanHeader.Length, e.Length - VxlanHeader.Length);
+            var s = pool == 1 ? 0 : (int)(FlowHash.Compute(inner) % (uint)pool);
+            ref var meta = ref batch.Meta(e.Slot);
+            if (!meta.Offload.IsPlain)
+            {
+                if (meta.Offload.IsGso)
+                {
+                    // Earlier datagrams of this socket (maybe of this flow) leave first: order within a flow holds.
+                    sent += Flush(s);
+                    sent += SendSuperFrame(s, batch, e, meta.Offload);
+                    continue;
+                }
+                ChecksumOffload.Complete(inner, meta.Offload.CsumStart, meta.Offload.CsumOffset);
+                meta.Offload = default;
+                ChecksumsCompleted++;
+            }
+            var k = s * MaxBatch + _queued[s];
+            PrepareMessage(k, batch.SlotPointer(e.Slot, e.Offset), e.Length);
+            SetDestination(k, e.Destination);
+            if (++_queued[s] == MaxBatch) sent += Flush(s);
         }
-        if (n > 0) sent += Flush(n);
+        for (int s = 0; s < pool; s++) sent += Flush(s);
         return sent;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void SetDestination(int k, in VtepEndpoint d)
+    {
+        _addrs[k].Family = Libc.AF_INET;
+        _addrs[k].PortBE = BinaryPrimitives.ReverseEndianness(d.Port);
+        _addrs[k].AddressBE = BinaryPrimitives.ReverseEndianness(d.Address.Value);
+    }
+
+    /// <summary>
+    /// Cuts a super-frame into segments, each behind a copy of its VXLAN header, back to back in one buffer, and sends
+    /// them with one sendmsg and UDP_SEGMENT (all datagrams but the last have the same size, as GSO wants). Without GSO,
+    /// or when the kernel refuses it for this send, the same datagrams go with one sendmmsg.
+    /// </summary>
+    private int SendSuperFrame(int s, PacketBatch batch, in TxEntry e, in OffloadInfo offload)
+    {
+        var vxlan = batch.SlotBytes(e.Slot, e.Offset, VxlanHeader.Length);
+        var frame = batch.SlotBytes(e.Slot, e.Offset + VxlanHeader.Length, e.Length - VxlanHeader.Length);
+        if (!GsoSegmenter.TryLayout(frame, offload, out var layout)) { BadSuperFrames++; SendErrors++; return 0; }
+        SuperFramesSegmented++;
+        var datagram = VxlanHeader.Length + layout.SegmentLength;
+        var perSend = Math.Clamp(MaxGsoBytes / datagram, 1, MaxGsoSegments);
+        var sent = 0;
+        for (int k0 = 0; k0 < layout.Count; k0 += perSend)
+        {
+            var m = Math.Min(perSend, layout.Count - k0);
+            var off = 0;
+            var dst = new Span<byte>(_gsoBuffer, MaxGsoBytes + TapPort.MaxGsoFrame);
+            for (int k = k0; k < k0 + m; k++)
+            {
+                vxlan.CopyTo(dst.Slice(off));
+                off += VxlanHeader.Length + GsoSegmenter.Segment(frame, layout, k, dst.Slice(off + VxlanHeader.Length));
+            }
+            if (_gso && m > 1 && SendGso(s, off, datagram, e.Destination)) { sent += m; continue; }
+            sent += SendEach(s, m, datagram, off, e.Destination);
+        }
+        DatagramsSent += sent;
+        return sent;
+    }
+
+    private bool SendGso(int s, int length, int segment, in VtepEndpoint destination)
+    {
+        var k = (_regions - 1) * MaxBatch;
+        PrepareMessage(k, (nint)_gsoBuffer, length);
+        SetDestination(k, destination);
+        var cm = (Libc.CmsgHdr*)_gsoControl;
+        cm->Length = Libc.CmsgHeader + sizeof(ushort);
+        cm->Level = Libc.SOL_UDP;
+        cm->Type = Libc.UDP_SEGMENT;
+        *(ushort*)(_gsoControl + Libc.CmsgHeader) = (ushort)segment;
+        var h = &_msgs[k].Header;
+        h->Control = _gsoControl;
+        h->ControlLength = (nuint)((Libc.CmsgHeader + sizeof(ushort) + 7) & ~7);
+        nint r;
+        do { r = Libc.sendmsg(_sendFds[s], h, 0); Syscalls++; } while (r < 0 && Libc.LastError == Libc.EINTR);
+        h->Control = null;
+        h->ControlLength = 0;
+        if (r >= 0) { GsoSends++; return true; }
+        var err = Libc.LastError;
+        if (err == Libc.EAGAIN) { SendErrors++; return true; } // socket buffer full: dropped, as a datagram would be
+        // No GSO on this path (EIO: the device cannot checksum; others: not supported): do without from now on.
+        if (err is Libc.EIO or Libc.ENOPROTOOPT or 95 /* EOPNOTSUPP */)
+        {
+            _gso = false;
+            CountMissing(ref _gsoLogged, $"UDP GSO on this path (sendmsg errno {err})");
+        }
+        return false;
+    }
+
+    private int SendEach(int s, int m, int datagram, int length, in VtepEndpoint destination)
+    {
+        var region = (_regions - 1) * MaxBatch;
+        for (int j = 0; j < m; j++)
+        {
+            var at = j * datagram;
+            PrepareMessage(region + j, (nint)(_gsoBuffer + at), Math.Min(datagram, length - at));
+            SetDestination(region + j, destination);
+        }
+        return FlushRange(_sendFds[s], region, m);
     }
 
     /// <summary>Points message <paramref name="k"/> at one buffer and at its own address slot (filled by the kernel on receive, by us on send).</summary>
@@ -135,21 +431,32 @@ public sealed unsafe class UdpUnderlay : IDisposable
         h.Flags = 0;
     }
 
-    private int Flush(int n)
+    private int Flush(int s)
     {
+        var n = _queued[s];
+        if (n == 0) return 0;
+        _queued[s] = 0;
+        var sent = FlushRange(_sendFds[s], s * MaxBatch, n);
+        DatagramsSent += sent;
+        return sent;
+    }
+
+    private int FlushRange(int fd, int first, int n)
+    {
+        var msgs = _msgs + first;
         var done = 0;
         while (done < n)
         {
             int r;
             if (_batched)
             {
-                r = Libc.sendmmsg(_fd, _msgs + done, (uint)(n - done), 0);
+                r = Libc.sendmmsg(fd, msgs + done, (uint)(n - done), 0);
                 Syscalls++;
                 if (r < 0 && Libc.LastError == Libc.ENOSYS) { _batched = false; continue; }
             }
             else
             {
-                r = Libc.sendmsg(_fd, &_msgs[done].Header, 0) < 0 ? -1 : 1;
+                r = Libc.sendmsg(fd, &msgs[done].Header, 0) < 0 ? -1 : 1;
                 Syscalls++;
             }
             if (r < 0)
@@ -162,7 +469,6 @@ public sealed unsafe class UdpUnderlay : IDisposable
             }
             done += r;
         }
-        DatagramsSent += n;
         return n;
     }
 
@@ -171,8 +477,16 @@ public sealed unsafe class UdpUnderlay : IDisposable
         if (_disposed) return;
         _disposed = true;
         _socket.Dispose();
+        foreach (var s in _senders) s.Dispose();
         NativeMemory.Free(_msgs);
         NativeMemory.Free(_iov);
         NativeMemory.Free(_addrs);
+        NativeMemory.Free(_gsoBuffer);
+        NativeMemory.Free(_gsoControl);
+        NativeMemory.Free(_groBuffers);
+        NativeMemory.Free(_groControl);
+        NativeMemory.Free(_groMsgs);
+        NativeMemory.Free(_groIov);
+        NativeMemory.Free(_groAddrs);
     }
 }
