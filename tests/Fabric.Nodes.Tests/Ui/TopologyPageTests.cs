@@ -1,0 +1,106 @@
+using System.Net;
+using Fabric.Actors.Node;
+using Fabric.Dataplane.Events;
+using Fabric.Dataplane.Packets;
+using Fabric.Nodes.Tests.Cli;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace Fabric.Nodes.Tests.Ui;
+
+/// <summary>
+/// The topology page (<c>GET /ui</c>) in a real browser: the Debian chromium, headless, driven by Playwright, against a
+/// running three-node cluster. Each test opens its own tab; none reloads the page after it has loaded.
+/// </summary>
+[Collection(LocalClusterCollection.Name)] // a three-node cluster: not beside the other cluster tests on two cores
+public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper output) : IClassFixture<UiCluster>
+{
+    private static async Task SignInAsync(IPage page, string token)
+    {
+        await page.Locator("#token").FillAsync(token);
+        await page.Locator("#login-form button[type=submit]").ClickAsync();
+    }
+
+    private static ILocator EndpointNode(IPage page, string id) => page.Locator($"#networks tr[data-endpoint='{id}'] td.node");
+
+    [ChromiumFact]
+    public async Task The_page_lists_the_nodes_and_the_endpoints_where_they_run()
+    {
+        var page = await cluster.OpenAsync(1);
+        await SignInAsync(page, UiCluster.Token);
+        for (int i = 0; i < UiCluster.Nodes; i++)
+        {
+            var row = page.Locator($"#nodes tr[data-node='{UiCluster.Name(i)}']");
+            await Assertions.Expect(row).ToContainTextAsync("up");
+            await Assertions.Expect(row).ToContainTextAsync(cluster.Runtimes[i].Self.Vtep.ToString());
+            await Assertions.Expect(page.Locator($"#topology g.node[data-node='{UiCluster.Name(i)}']")).ToHaveCountAsync(1);
+        }
+        // Where the endpoints are now (another test may have moved one), as the API says.
+        var endpoints = (await cluster.Apis[0].Get($"/api/v1/endpoints?network={cluster.NetworkId}")).Body.AsArray();
+        Assert.Equal(UiCluster.Nodes, endpoints.Count);
+        foreach (var e in endpoints)
+        {
+            await Assertions.Expect(EndpointNode(page, e!["id"]!.GetValue<string>())).ToHaveTextAsync(e["node"]!.GetValue<string>());
+            await Assertions.Expect(page.Locator($"#networks tr[data-endpoint='{e["id"]}']")).ToContainTextAsync(e["ip"]!.GetValue<string>());
+        }
+        // The flood group of the network joins every two nodes that host its endpoints: a line for each pair.
+        var hosts = endpoints.Select(e => e!["node"]!.GetValue<string>()).Distinct().Count();
+        await Assertions.Expect(page.Locator("#edges line.flood")).ToHaveCountAsync(hosts * (hosts - 1) / 2);
+        await Assertions.Expect(page.Locator("#live")).ToHaveTextAsync("live");
+        output.WriteLine(await page.Locator("#nodes").InnerTextAsync());
+    }
+
+    [ChromiumFact]
+    public async Task A_move_shows_on_the_page_without_reloading()
+    {
+        var page = await cluster.OpenAsync(0);
+        await SignInAsync(page, UiCluster.Token);
+        var e = cluster.Endpoints[2];
+        var id = e["id"]!.GetValue<string>();
+        var from = e["node"]!.GetValue<string>();
+        await Assertions.Expect(EndpointNode(page, id)).ToHaveTextAsync(from);
+        await Assertions.Expect(page.Locator("#live")).ToHaveTextAsync("live");
+        // A mark in this very document: a reload would lose it.
+        await page.EvaluateAsync("() => { window.__sameDocument = 'yes'; }");
+
+        var to = from == UiCluster.Name(1) ? UiCluster.Name(0) : UiCluster.Name(1);
+        var moved = await cluster.Apis[2].Put($"/api/v1/endpoints/{id}/node", new { node = to });
+        Assert.True(moved.Status is HttpStatusCode.OK or HttpStatusCode.Accepted, $"move: {moved}");
+
+        await Assertions.Expect(EndpointNode(page, id)).ToHaveTextAsync(to);
+        await Assertions.Expect(page.Locator($"#topology g.node[data-node='{to}'] g.ep[data-endpoint='{id}']")).ToHaveCountAsync(1);
+        Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
+
+        // An alarm raised on another node shows too (an address conflict, as that node's dataplane would report it).
+        var ip = Ipv4Address.Parse("10.61.1.200");
+        cluster.Runtimes[2].System.ActorSelection("/user/vteps").Tell(new DataplaneEvents(cluster.Runtimes[2].Snapshots.Current.Networks.Values.First().Vni,
+            [new DataplaneEvent(DataplaneEventKind.AddressConflict, cluster.Runtimes[2].Snapshots.Current.Networks.Values.First().Vni,
+                MacAddress.Parse("02:00:00:61:00:01"), ip, Fabric.Dataplane.Tables.Location.Local(1), MacAddress.Parse("02:00:00:61:00:02"))]));
+        await Assertions.Expect(page.Locator($"#alarms li[data-kind='address-conflict'][data-node='{UiCluster.Name(2)}']")).ToContainTextAsync("10.61.1.200");
+        Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
+
+        if (Environment.GetEnvironmentVariable("FABRIC_UI_SCREENSHOTS") is { Length: > 0 } dir)
+        {
+            // Counters come by every few seconds; wait for them so the picture shows them.
+            await Assertions.Expect(page.Locator("#counter-table tbody tr")).ToHaveCountAsync(UiCluster.Nodes);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, "ui-topology.png"), FullPage = true });
+        }
+    }
+
+    [ChromiumFact]
+    public async Task A_wrong_token_is_refused_with_a_visible_message()
+    {
+        var page = await cluster.OpenAsync(2);
+        await SignInAsync(page, "not-the-token");
+        var error = page.Locator("#login-error");
+        await Assertions.Expect(error).ToBeVisibleAsync();
+        await Assertions.Expect(error).ToContainTextAsync("Token refused");
+        await Assertions.Expect(page.Locator("#app")).ToBeHiddenAsync();
+        Assert.Null(await page.EvaluateAsync<string?>("() => sessionStorage.getItem('fabric-token')"));
+
+        // The right one then opens it, in the same tab.
+        await SignInAsync(page, UiCluster.Token);
+        await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#nodes tbody tr")).ToHaveCountAsync(UiCluster.Nodes);
+    }
+}
