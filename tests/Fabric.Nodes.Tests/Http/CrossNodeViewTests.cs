@@ -80,6 +80,9 @@ public sealed class CrossNodeViewTests(ITestOutputHelper output) : IAsyncLifetim
         output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} cluster up; opening the event feed");
         await using var feed = await EventFeed.OpenAsync(_apis[0].Http, Token);
         output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} feed open");
+        // The feed's topic subscriptions reach the other nodes (the configuration's, the alarms') with the next pub-sub
+        // gossip round (akka.cluster.pub-sub.gossip-interval, 1 s): what is published before then is not for this feed.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
         var vni = Random.Shared.Next(2_000_000, 3_000_000);
         var net = await api.Create("/api/v1/networks", new { name = $"xnode-{vni}", vni, kind = "l3", cidr = "10.44.0.0/16" });
         var id = net["id"]!.GetValue<string>();

@@ -60,6 +60,9 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
         var from = e["node"]!.GetValue<string>();
         await Assertions.Expect(EndpointNode(page, id)).ToHaveTextAsync(from);
         await Assertions.Expect(page.Locator("#live")).ToHaveTextAsync("live");
+        // Past the page's one re-read of the state (2.5 s after its stream opened): from here on, only the event stream
+        // can bring the move to it.
+        await page.WaitForTimeoutAsync(3000);
         // A mark in this very document: a reload would lose it.
         await page.EvaluateAsync("() => { window.__sameDocument = 'yes'; }");
 

@@ -64,6 +64,8 @@ public sealed class UiCluster : IAsyncLifetime
         for (int i = 0; i < Nodes; i++)
             Endpoints.Add(await Apis[0].Create("/api/v1/endpoints", new { name = $"vm-{i + 1}", network = NetworkId, node = Name(i), port = new { kind = "guest" } }));
 
+        // The cluster shares two cores with whatever else runs: give the page up to 15 s for what it shows (not 5).
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

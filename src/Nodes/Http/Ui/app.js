@@ -134,7 +134,12 @@
     if (!data) return;
     const d = JSON.parse(data);
     switch (type) {
-      case 'hello': $('#served-by').textContent = `served by ${d.node}`; break;
+      case 'hello':
+        $('#served-by').textContent = `served by ${d.node}`;
+        // The feed's topic subscriptions reach the other nodes with the next pub-sub gossip (1 s): read the state
+        // once more after that, so nothing that changed between the first read and then is missed.
+        setTimeout(() => load().catch(() => {}), 2500);
+        break;
       case 'member': onMember(d); break;
       case 'endpoint': onEndpoint(d); break;
       case 'reload': load().catch(() => {}); break;
