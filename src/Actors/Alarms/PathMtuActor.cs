@@ -38,8 +38,9 @@ public sealed record PathMtuSettings(bool Enabled, int Port, TimeSpan Interval, 
 /// </summary>
 /// <remarks>
 /// Bounded whatever the cluster's size: each round (every <c>interval</c>, 30 s) probes at most <c>budget</c> peers (16):
-/// new members and alarmed paths first, then the others round robin. A member that comes up is probed within a second
-/// (cost per change: one ladder, ~15 datagrams of at most the target size, to that one peer). At 1,000 nodes: 16 peers ×
+/// new members and alarmed paths first, then the others round robin. A member that comes up is probed within 1-4 s
+/// (cost per change: one ladder from each node, ~15 datagrams of at most the target size: ~15,000 datagrams, ~18 MB, to
+/// the newcomer over those seconds at 1,000 nodes). At 1,000 nodes: 16 peers ×
 /// ~15 datagrams ≈ 240 datagrams (~200 KB) per node per 30 s, ~8 datagrams/s sent and as many answered per node; every
 /// path is re-checked every 1,000 / 16 × 30 s ≈ 31 min, an alarmed one every round. State: one entry per alarmed path.
 /// </remarks>
@@ -81,7 +82,8 @@ public sealed class PathMtuActor : ReceiveActor, IWithTimers
         {
             if (NodeIdentity.Of(up.Member) is not { } id || id.Name == _self.Name) return;
             _urgent.Add(id.Name);
-            Timers.StartSingleTimer("soon", Round.Instance, TimeSpan.FromSeconds(1)); // a burst of joins is one round
+            // A burst of joins is one round; jittered over 1-4 s so that 1,000 nodes do not all probe the newcomer at once.
+            Timers.StartSingleTimer("soon", Round.Instance, TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(3000)));
         });
         Receive<ClusterEvent.MemberRemoved>(r =>
         {
