@@ -28,7 +28,9 @@ internal static class UiRoutes
                     http.Response.Headers.CacheControl = "no-cache";
                     return Results.Bytes(bytes, type);
                 })
-                .ExcludeFromDescription();
+                .WithTags("ui").WithName("Ui" + System.IO.Path.GetFileNameWithoutExtension(resource).Replace(".", "", StringComparison.Ordinal))
+                .WithSummary(resource == "index.html" ? "The topology page (open: it asks for the token and sends it with every call it makes)" : $"The topology page's {resource}")
+                .Produces(StatusCodes.Status200OK, contentType: type.Split(';')[0]);
         }
     }
 

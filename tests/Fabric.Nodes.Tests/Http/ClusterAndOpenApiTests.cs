@@ -96,6 +96,7 @@ public sealed class ClusterAndOpenApiTests(HttpNodeFixture node)
             "put /api/v1/endpoints/{endpointId}/node", "post /api/v1/endpoints/{endpointId}/ping",
             "post /api/v1/endpoints/bulk", "post /api/v1/endpoints/bulk-delete",
             "get /api/v1/nodes/{node}/fdb", "get /api/v1/nodes/{node}/routes", "get /api/v1/nodes/{node}/flood-groups", "get /api/v1/nodes/{node}/counters",
+            "get /api/v1/alarms", "get /api/v1/events", "get /ui",
         ];
         foreach (var entry in contract)
         {
