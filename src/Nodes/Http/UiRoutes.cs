@@ -9,16 +9,16 @@ namespace Fabric.Nodes.Http;
 /// </summary>
 internal static class UiRoutes
 {
-    private static readonly (string Path, string Resource, string Type)[] Files =
+    private static readonly (string Path, string Resource, string Type, string Name)[] Files =
     [
-        ("/ui", "index.html", "text/html; charset=utf-8"),
-        ("/ui/app.js", "app.js", "text/javascript; charset=utf-8"),
-        ("/ui/app.css", "app.css", "text/css; charset=utf-8"),
+        ("/ui", "index.html", "text/html; charset=utf-8", "UiPage"),
+        ("/ui/app.js", "app.js", "text/javascript; charset=utf-8", "UiScript"),
+        ("/ui/app.css", "app.css", "text/css; charset=utf-8", "UiStyles"),
     ];
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        foreach (var (path, resource, type) in Files)
+        foreach (var (path, resource, type, name) in Files)
         {
             var bytes = Read(resource);
             app.MapGet(path, (HttpContext http) =>
@@ -28,7 +28,7 @@ internal static class UiRoutes
                     http.Response.Headers.CacheControl = "no-cache";
                     return Results.Bytes(bytes, type);
                 })
-                .WithTags("ui").WithName("Ui" + System.IO.Path.GetFileNameWithoutExtension(resource).Replace(".", "", StringComparison.Ordinal))
+                .WithTags("ui").WithName(name)
                 .WithSummary(resource == "index.html" ? "The topology page (open: it asks for the token and sends it with every call it makes)" : $"The topology page's {resource}")
                 .Produces(StatusCodes.Status200OK, contentType: type.Split(';')[0]);
         }
