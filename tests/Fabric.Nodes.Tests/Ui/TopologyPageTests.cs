@@ -74,12 +74,12 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
         await Assertions.Expect(page.Locator($"#topology g.node[data-node='{to}'] g.ep[data-endpoint='{id}']")).ToHaveCountAsync(1);
         Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
 
-        // An alarm raised on another node shows too (an address conflict, as that node's dataplane would report it).
-        var ip = Ipv4Address.Parse("10.61.1.200");
-        cluster.Runtimes[2].System.ActorSelection("/user/vteps").Tell(new DataplaneEvents(cluster.Runtimes[2].Snapshots.Current.Networks.Values.First().Vni,
-            [new DataplaneEvent(DataplaneEventKind.AddressConflict, cluster.Runtimes[2].Snapshots.Current.Networks.Values.First().Vni,
-                MacAddress.Parse("02:00:00:61:00:01"), ip, Fabric.Dataplane.Tables.Location.Local(1), MacAddress.Parse("02:00:00:61:00:02"))]));
-        await Assertions.Expect(page.Locator($"#alarms li[data-kind='address-conflict'][data-node='{UiCluster.Name(2)}']")).ToContainTextAsync("10.61.1.200");
+        // An alarm raised on another node shows too (an address conflict, as ui-2's dataplane would report it: ui-2 hosts
+        // vm-2, which no test moves, so it serves the network).
+        cluster.Runtimes[1].System.ActorSelection("/user/vteps").Tell(new DataplaneEvents(cluster.Vni,
+            [new DataplaneEvent(DataplaneEventKind.AddressConflict, cluster.Vni, MacAddress.Parse("02:00:00:61:00:01"),
+                Ipv4Address.Parse("10.61.1.200"), Fabric.Dataplane.Tables.Location.Local(1), MacAddress.Parse("02:00:00:61:00:02"))]));
+        await Assertions.Expect(page.Locator($"#alarms li[data-kind='address-conflict'][data-node='{UiCluster.Name(1)}']")).ToContainTextAsync("10.61.1.200");
         Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument"));
 
         if (Environment.GetEnvironmentVariable("FABRIC_UI_SCREENSHOTS") is { Length: > 0 } dir)

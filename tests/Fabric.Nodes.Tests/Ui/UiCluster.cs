@@ -30,6 +30,7 @@ public sealed class UiCluster : IAsyncLifetime
     public List<string> Urls { get; } = new();
     public IBrowser Browser { get; private set; } = null!;
     public string NetworkId { get; private set; } = "";
+    public int Vni { get; private set; }
     public List<JsonNode> Endpoints { get; } = new();
 
     public async Task InitializeAsync()
@@ -60,6 +61,7 @@ public sealed class UiCluster : IAsyncLifetime
         var vni = Random.Shared.Next(3_000_000, 4_000_000);
         var net = await Apis[0].Create("/api/v1/networks", new { name = "blue", vni, kind = "l3", cidr = "10.61.0.0/16" });
         NetworkId = net["id"]!.GetValue<string>();
+        Vni = vni;
         await Apis[0].Create($"/api/v1/networks/{NetworkId}/subnets", new { name = "web", cidr = "10.61.1.0/24" });
         for (int i = 0; i < Nodes; i++)
             Endpoints.Add(await Apis[0].Create("/api/v1/endpoints", new { name = $"vm-{i + 1}", network = NetworkId, node = Name(i), port = new { kind = "guest" } }));
