@@ -298,21 +298,21 @@
     for (const m of nodes) {
       const p = pos.get(m.name);
       const g = svg('g', { class: `node ${statusClass(m) === 'up' ? '' : statusClass(m)} ${alarmed.has(m.name) ? 'alarm' : ''}`, 'data-node': m.name, transform: `translate(${p.x},${p.y})` });
-      g.append(svg('circle', { class: 'body', r: 34 }));
+      g.append(svg('circle', { class: 'body', r: 44 }));
       g.append(svg('text', { 'text-anchor': 'middle', y: -2 }, m.name));
       g.append(svg('text', { class: 'small', 'text-anchor': 'middle', y: 13 }, m.vtep || ''));
       const eps = endpointsOn(m.name);
       const shown = eps.slice(0, 12);
       shown.forEach((e, i) => {
         const a = p.a + (i - (shown.length - 1) / 2) * 0.32;
-        const ex = 62 * Math.cos(a), ey = 62 * Math.sin(a);
+        const ex = 70 * Math.cos(a), ey = 70 * Math.sin(a);
         const dot = svg('g', { class: `ep ${state.moved.has(e.id) ? 'moved' : ''}`, 'data-endpoint': e.id, transform: `translate(${ex},${ey})` });
         dot.append(svg('circle', { r: 6 }));
         dot.append(svg('title', {}, `${e.name} ${e.ip || ''} ${e.mac || ''}`));
         dot.append(svg('text', { class: 'small', x: ex >= 0 ? 9 : -9, y: 4, 'text-anchor': ex >= 0 ? 'start' : 'end' }, e.name || e.id));
         g.append(dot);
       });
-      if (eps.length > shown.length) g.append(svg('text', { class: 'small', 'text-anchor': 'middle', y: 52 }, `+${eps.length - shown.length} more`));
+      if (eps.length > shown.length) g.append(svg('text', { class: 'small', 'text-anchor': 'middle', y: 62 }, `+${eps.length - shown.length} more`));
       layer.append(g);
     }
     drawTrace(state.trace);
