@@ -236,7 +236,8 @@
       el('thead', {}, el('tr', {}, ...['node', 'rx', 'tx', 'encap', 'decap', 'flooded', 'drops by reason'].map((h) => el('th', {}, h)))),
       el('tbody', {}, ...rows.map((c) => {
         const drops = {};
-        for (const set of [...c.ports, ...c.networks]) for (const [r, v] of Object.entries(set.drops || {})) drops[r] = (drops[r] || 0) + v;
+        // A frame dropped in a network is counted on its port too: the networks' and the global drops, not the ports'.
+        for (const set of c.networks) for (const [r, v] of Object.entries(set.drops || {})) drops[r] = (drops[r] || 0) + v;
         for (const [r, v] of Object.entries(c.globalDrops || {})) drops[r] = (drops[r] || 0) + v;
         const text = Object.entries(drops).sort((a, b) => b[1] - a[1]).map(([r, v]) => `${r} ${v}`).join(', ') || '—';
         return el('tr', { 'data-node': c.node }, el('td', {}, c.node), el('td', {}, sum(c.networks, 'rxPackets')), el('td', {}, sum(c.networks, 'txPackets')),
