@@ -7,7 +7,8 @@ need=()
 if [ "$(id -u)" = 0 ]; then
   # Tools the root-only tests drive for real; a fresh machine has none of them. postgresql: the throw-away store of
   # the PostgreSQL tests and of the hosts guide's chaos test; openssl: its s_client knocks on the TLS remoting port.
-  for pkg in iproute2:ip util-linux:nsenter iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables openssl:openssl postgresql:/usr/lib/postgresql; do
+  # chromium: the headless browser the topology page tests (tests/Fabric.Nodes.Tests/Ui) drive with Playwright.
+  for pkg in iproute2:ip util-linux:nsenter iputils-ping:ping arping:arping iperf3:iperf3 tshark:tshark tcpdump:tcpdump iptables:iptables openssl:openssl postgresql:/usr/lib/postgresql chromium:chromium; do
     name=${pkg%%:*}; bin=${pkg##*:}
     if [ "${bin#/}" != "$bin" ]; then [ -e "$bin" ] || need+=("$name"); continue; fi
     command -v "$bin" >/dev/null 2>&1 || need+=("$name")

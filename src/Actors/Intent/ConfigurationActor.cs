@@ -272,6 +272,8 @@ public sealed class ConfigurationActor : ReceivePersistentActor, IWithTimers
                     replyTo.Tell(Accepted(transfer, events));
                     // Every node's replica gets the events of the networks it holds (Replication.ReplicationHub).
                     _hub.Tell(new Replication.StateChanged(before, _state, events, LastSequenceNr));
+                    // The event feeds of nodes with clients (GET /api/v1/events): endpoint placed, moved, removed.
+                    Feed.ConfigurationFeed.Publish(Context.System, before, _state, events, LastSequenceNr);
                     _sinceSnapshot += events.Length;
                     if (_snapshotEvery > 0 && _sinceSnapshot >= _snapshotEvery)
                     {

@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Fabric.Actors.Alarms;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Intent;
@@ -137,6 +138,11 @@ public sealed class FabricRuntime : IAsyncDisposable
 
         var fdbCapacity = dp?.GetInt("fdb-capacity", 16384) ?? 16384;
         var locations = system.ActorOf(LocationDirectoryActor.Props(VniLocationsActor.StartRegion(system)), "locations");
+        // Alarms (duplicate MAC, address conflict, path MTU) before the VTEPs: it hears what they raise from the start.
+        var alarms = system.ActorOf(AlarmActor.Props(name, locations,
+            full.GetTimeSpan("fabric.alarms.address-conflict-hold", TimeSpan.FromMinutes(5))), "alarms");
+        var pathMtu = PathMtuSettings.From(full);
+        if (engine is not null && pathMtu.Enabled) system.ActorOf(PathMtuActor.Props(self, alarms, pathMtu), "path-mtu");
         var publisher = system.ActorOf(SnapshotPublisherActor.Props(holder, self.Vtep), "snapshot");
         // Route tables: one sharded entity per table, owned by one node at a time.
         var vrfs = ClusterSharding.Get(system).Start(VrfActor.TypeName, id => VrfActor.Props(id),

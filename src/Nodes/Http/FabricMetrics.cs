@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Alarms;
 using Fabric.Actors.Node;
 using Fabric.Dataplane.Counters;
 using Prometheus;
@@ -60,13 +61,15 @@ internal sealed class FabricMetrics : IDisposable
         _unreachable = f.CreateGauge("fabric_cluster_unreachable_members", "Members this node sees as unreachable");
         _ready = f.CreateGauge("fabric_node_ready", "1 when the node is Up in the cluster and its dataplane thread runs");
         _snapshotVersion = f.CreateGauge("fabric_snapshot_version", "Version of the forwarding snapshot the dataplane uses");
+        var alarms = f.CreateGauge("fabric_alarms", "Alarms this node holds now, by kind (GET /api/v1/alarms lists them)", "kind");
+        foreach (var kind in AlarmKinds.All) alarms.WithLabels(kind).Set(0);
         var publish = f.CreateHistogram("fabric_snapshot_publish_seconds", "Time to compose and publish a forwarding snapshot",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 18) });
         var rtt = f.CreateHistogram("fabric_cluster_peer_rtt_seconds", "Round trip of an actor message to another member, over the cluster transport",
             new HistogramConfiguration { LabelNames = ["peer"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
 
         Registry.AddBeforeCollectCallback(Collect);
-        _listener = runtime.System.ActorOf(Props.Create(() => new MetricsListener(runtime, publish, rtt)));
+        _listener = runtime.System.ActorOf(Props.Create(() => new MetricsListener(runtime, publish, rtt, alarms)));
     }
 
     public CollectorRegistry Registry { get; }
@@ -229,9 +232,20 @@ internal sealed class FabricMetrics : IDisposable
         private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
         private int _cursor;
 
-        public MetricsListener(FabricRuntime runtime, Histogram publish, Histogram rtt)
+        // The alarms this node holds, as raised and cleared on its event stream (and read once at start).
+        private readonly HashSet<(string Kind, string Key)> _alarms = new();
+
+        public MetricsListener(FabricRuntime runtime, Histogram publish, Histogram rtt, Gauge alarms)
         {
+            void Count()
+            {
+                foreach (var kind in AlarmKinds.All) alarms.WithLabels(kind).Set(_alarms.Count(a => a.Kind == kind));
+            }
             Receive<SnapshotPublished>(p => publish.Observe(p.BuildTime.TotalSeconds));
+            Receive<AlarmRaised>(r => { _alarms.Add((r.Alarm.Kind, r.Alarm.Key)); Count(); });
+            Receive<AlarmCleared>(c => { _alarms.Remove((c.Alarm.Kind, c.Alarm.Key)); Count(); });
+            Receive<AlarmListing>(l => { foreach (var a in l.Alarms) _alarms.Add((a.Kind, a.Key)); Count(); });
+            Receive<Status.Failure>(_ => { });
             Receive<Probe>(_ =>
             {
                 var self = runtime.Node.Address;
@@ -256,6 +270,9 @@ internal sealed class FabricMetrics : IDisposable
         protected override void PreStart()
         {
             Context.System.EventStream.Subscribe(Self, typeof(SnapshotPublished));
+            Context.System.EventStream.Subscribe(Self, typeof(AlarmRaised));
+            Context.System.EventStream.Subscribe(Self, typeof(AlarmCleared));
+            Context.ActorSelection("/user/alarms").Ask<AlarmListing>(GetAlarms.Instance, TimeSpan.FromSeconds(5)).PipeTo(Self);
             Timers.StartPeriodicTimer("probe", Probe.Instance, ProbeInterval);
         }
 

@@ -117,6 +117,11 @@ public static class ManagementEndpoint
         EndpointRoutes.Map(app);
         NodeRoutes.Map(app);
         TokenRoutes.Map(app);
+        AlarmRoutes.Map(app);
+        var feed = runtime.System.ActorOf(Fabric.Actors.Feed.EventFeedActor.Props(runtime));
+        app.Lifetime.ApplicationStopped.Register(() => feed.Tell(Akka.Actor.PoisonPill.Instance, Akka.Actor.ActorRefs.NoSender));
+        EventRoutes.Map(app, feed);
+        UiRoutes.Map(app);
         return app;
     }
 

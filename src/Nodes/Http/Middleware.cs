@@ -45,7 +45,8 @@ internal sealed class BearerTokenMiddleware(RequestDelegate next, BearerToken bo
     /// <summary>The log category of the write audit (on at Information whatever the endpoint's level).</summary>
     public const string AuditCategory = "Fabric.Audit";
 
-    private static readonly PathString[] Open = ["/health", "/metrics", "/openapi"];
+    // "/ui": the page itself (static, no data); it asks for the token and every call it makes sends it.
+    private static readonly PathString[] Open = ["/health", "/metrics", "/openapi", "/ui"];
     private readonly ILogger _audit = logs.CreateLogger(AuditCategory);
 
     public static bool IsOpen(PathString path) => Open.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));

@@ -81,6 +81,55 @@ public class LocalClusterProcessTests(ITestOutputHelper output)
         Assert.DoesNotContain("fabric-br", await Ip("-br", "link", "show"), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Path MTU probing across a real underlay: node-2's veth (its namespace's eth0) lowered to 1400 bytes loses node-1's
+    /// 1500-byte probes (overlay MTU 1450 + 50, DF set) while 1400 still passes, so node-1 raises a path-mtu alarm naming
+    /// the path and the size that fits; with the MTU back at 1500 the next round clears it. Probes every 2 s here.
+    /// </summary>
+    [RootNetnsFact]
+    public async Task A_veth_with_a_lowered_mtu_raises_a_path_mtu_alarm_naming_the_path_and_clears_when_it_is_restored()
+    {
+        var hocon = Path.Combine(Path.GetTempPath(), $"fabric-pmtu-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(hocon, "fabric.path-mtu.interval = 2s\nfabric.path-mtu.timeout = 500ms\n");
+        try
+        {
+            await using var up = await LocalCluster.StartAsync(output, "--netns", "--hocon", hocon);
+            var http = up.ApiClient(up.Cluster.Nodes[0].Http);
+            async Task<JsonArray> PathAlarms() => (await http.GetFromJsonAsync<JsonArray>("/api/v1/alarms?kind=path-mtu"))!;
+            bool ToNode2(JsonNode? a) => a!["node"]!.GetValue<string>() == "node-1" && a["key"]!.GetValue<string>() == "path node-1 -> node-2";
+
+            Assert.Empty(await PathAlarms()); // a 1500-byte underlay carries 1450-byte overlay frames
+            await Ip("-n", "fabric-node-2", "link", "set", "eth0", "mtu", "1400");
+            var alarm = await Until(async () => (await PathAlarms()).FirstOrDefault(ToNode2), TimeSpan.FromSeconds(20), "a path-mtu alarm on node-1 for node-2");
+            var detail = alarm["detail"]!.GetValue<string>();
+            output.WriteLine(detail);
+            Assert.Contains("node-1 (10.250.0.1) -> node-2 (VTEP 10.250.0.2:", detail, StringComparison.Ordinal);
+            Assert.Contains("1500-byte packets", detail, StringComparison.Ordinal);
+            Assert.Contains("1400 bytes fit", detail, StringComparison.Ordinal);
+            var metrics = await http.GetStringAsync("/metrics");
+            Assert.Contains("fabric_alarms{kind=\"path-mtu\"} 1", metrics, StringComparison.Ordinal);
+
+            await Ip("-n", "fabric-node-2", "link", "set", "eth0", "mtu", "1500");
+            await Until(async () => (await PathAlarms()).Any(ToNode2) ? null : "cleared", TimeSpan.FromSeconds(20), "the alarm cleared once the MTU is back");
+            await up.StopAndAssertNoOrphansAsync();
+        }
+        finally
+        {
+            File.Delete(hocon);
+        }
+    }
+
+    private static async Task<T> Until<T>(Func<Task<T?>> probe, TimeSpan timeout, string what) where T : class
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await probe() is { } found) return found;
+            if (deadline.Elapsed > timeout) throw new Xunit.Sdk.XunitException($"{what}: not within {timeout.TotalSeconds:0} s");
+            await Task.Delay(250);
+        }
+    }
+
     private static async Task<string> Ip(params string[] args)
     {
         var psi = new ProcessStartInfo(Netns.FindIp() ?? "ip") { RedirectStandardOutput = true, UseShellExecute = false };

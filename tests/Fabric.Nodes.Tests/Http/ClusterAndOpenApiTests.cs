@@ -88,6 +88,7 @@ public sealed class ClusterAndOpenApiTests(HttpNodeFixture node)
         [
             "get /health/alive", "get /health/ready", "get /metrics",
             "get /cluster/members", "post /cluster/members/{name}/leave", "delete /cluster/members/{name}",
+            "get /api/v1/alarms", "get /api/v1/events", "get /ui",
             "post /api/v1/networks", "get /api/v1/networks", "get /api/v1/networks/{networkId}", "delete /api/v1/networks/{networkId}",
             "post /api/v1/networks/{networkId}/subnets", "post /api/v1/networks/{networkId}/route-tables",
             "post /api/v1/networks/{networkId}/route-tables/{routeTable}/routes", "put /api/v1/networks/{networkId}/subnets/{subnetId}/route-table",
