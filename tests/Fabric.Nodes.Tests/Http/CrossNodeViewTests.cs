@@ -7,6 +7,7 @@ using Fabric.Actors.Vtep;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
+using Fabric.Nodes.Http;
 using Fabric.Nodes.Tests.Cli;
 using Xunit.Abstractions;
 

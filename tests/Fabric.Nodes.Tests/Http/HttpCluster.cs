@@ -19,6 +19,8 @@ public sealed class HttpCluster : IAsyncDisposable
 
     public List<FabricRuntime> Runtimes { get; } = new();
     public List<Api> Apis { get; } = new();
+    /// <summary>Each node's management URL (http://127.0.0.1:PORT).</summary>
+    public List<string> Urls { get; } = new();
 
     /// <param name="nodes">How many nodes; node i (from 0) is named <paramref name="name"/>(i).</param>
     /// <param name="token">The bootstrap token of every node's API.</param>
@@ -43,6 +45,7 @@ public sealed class HttpCluster : IAsyncDisposable
             var app = ManagementEndpoint.Build(rt, new ManagementOptions("127.0.0.1", 0, token));
             await app.StartAsync();
             cluster._apps.Add(app);
+            cluster.Urls.Add(app.Url());
             cluster.Apis.Add(new Api(new HttpClient { BaseAddress = new Uri(app.Url()), Timeout = TimeSpan.FromSeconds(60) }, token));
         }
         await HttpNodeFixture.Eventually(() => Task.FromResult(cluster.Runtimes.All(r => r.IsReady && r.Members().Count(m => m.Status == "up") == nodes)),

@@ -1,15 +1,12 @@
 using System.Text.Json.Nodes;
-using Fabric.Actors.Cluster;
 using Fabric.Actors.Node;
-using Fabric.Nodes.Http;
 using Fabric.Nodes.Tests.Http;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
 
 namespace Fabric.Nodes.Tests.Ui;
 
 /// <summary>
-/// Three Fabric nodes in this process, each with its HTTP endpoint (as <see cref="CrossNodeViewTests"/> starts them), one
+/// Three Fabric nodes in this process, each with its HTTP endpoint (<see cref="HttpCluster"/>), one
 /// network with an endpoint on each node, and one headless Debian chromium driven by Playwright, shared by the page tests.
 /// </summary>
 public sealed class UiCluster : IAsyncLifetime
@@ -19,15 +16,13 @@ public sealed class UiCluster : IAsyncLifetime
     /// <summary>The system browser: Playwright's own download cannot run here (scripts/setup.sh installs the package).</summary>
     public const string Chromium = "/usr/bin/chromium";
 
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), $"fabric-ui-{Guid.NewGuid():N}");
-    private readonly List<FabricRuntime> _runtimes = new();
-    private readonly List<WebApplication> _apps = new();
+    private HttpCluster? _cluster;
     private IPlaywright? _playwright;
 
     public static string Name(int i) => $"ui-{i + 1}";
-    public IReadOnlyList<FabricRuntime> Runtimes => _runtimes;
-    public List<Api> Apis { get; } = new();
-    public List<string> Urls { get; } = new();
+    public IReadOnlyList<FabricRuntime> Runtimes => _cluster!.Runtimes;
+    public List<Api> Apis => _cluster!.Apis;
+    public List<string> Urls => _cluster!.Urls;
     public IBrowser Browser { get; private set; } = null!;
     public string NetworkId { get; private set; } = "";
     public int Vni { get; private set; }
@@ -36,27 +31,7 @@ public sealed class UiCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (ChromiumFactAttribute.Missing() is not null) return; // the tests skip; start nothing
-        Directory.CreateDirectory(_dataDir);
-        var seedPort = NodeConfig.FreeTcpPort();
-        for (int i = 0; i < Nodes; i++)
-        {
-            var rt = FabricRuntime.Start(new NodeConfig
-            {
-                Port = i == 0 ? seedPort : NodeConfig.FreeTcpPort(),
-                SeedNodes = [$"akka.tcp://{FabricNode.SystemName}@127.0.0.1:{seedPort}"],
-                DataDir = _dataDir,
-                NodeName = Name(i),
-                Extra = HttpNodeFixture.VtepHocon(i + 1) + "\nfabric.dataplane.enabled = on",
-            }.Build());
-            _runtimes.Add(rt);
-            var app = ManagementEndpoint.Build(rt, new ManagementOptions("127.0.0.1", 0, Token));
-            await app.StartAsync();
-            _apps.Add(app);
-            Urls.Add(app.Url());
-            Apis.Add(new Api(new HttpClient { BaseAddress = new Uri(app.Url()), Timeout = TimeSpan.FromSeconds(60) }, Token));
-        }
-        await HttpNodeFixture.Eventually(() => Task.FromResult(_runtimes.All(r => r.IsReady && r.Members().Count(m => m.Status == "up") == Nodes)),
-            TimeSpan.FromSeconds(60), "three nodes up, each seeing three members up");
+        _cluster = await HttpCluster.StartAsync(Nodes, Token, Name, dataplane: true, prefix: "fabric-ui");
 
         var vni = Random.Shared.Next(3_000_000, 4_000_000);
         var net = await Apis[0].Create("/api/v1/networks", new { name = "blue", vni, kind = "l3", cidr = "10.61.0.0/16" });
@@ -91,18 +66,7 @@ public sealed class UiCluster : IAsyncLifetime
     {
         if (Browser is not null) await Browser.CloseAsync();
         _playwright?.Dispose();
-        foreach (var api in Apis) api.Dispose();
-        foreach (var app in _apps)
-        {
-            try { await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { /* stopping anyway */ }
-            await app.DisposeAsync();
-        }
-        await Task.WhenAll(_runtimes.Select(async rt =>
-        {
-            try { await rt.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)); } catch (Exception) { /* best effort */ }
-        }));
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (_cluster is not null) await _cluster.DisposeAsync();
     }
 }
 
