@@ -32,6 +32,9 @@ public static class ConfigurationFeed
 
     public static void Publish(ActorSystem system, FabricConfiguration before, FabricConfiguration after, IReadOnlyList<ConfigurationEvent> events, long revision)
     {
+        // No cluster, no feeds to tell (the configuration also runs in local systems: tests, tools); asking for the
+        // mediator there would start Akka.Cluster in a system not made for it and fail the write.
+        if (system is not ExtendedActorSystem { Provider: Akka.Cluster.ClusterActorRefProvider }) return;
         var changes = new List<EndpointChange>();
         var omitted = 0;
         var networks = false;
