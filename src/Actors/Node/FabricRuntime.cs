@@ -148,7 +148,8 @@ public sealed class FabricRuntime : IAsyncDisposable
         var vrfs = ClusterSharding.Get(system).Start(VrfActor.TypeName, id => VrfActor.Props(id),
             ClusterShardingSettings.Create(system), new VrfMessageExtractor());
         var vteps = system.ActorOf(VtepManagerActor.Props(self, publisher, locations, vrfs, fdbCapacity), "vteps");
-        var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450), "ports");
+        var ports = system.ActorOf(PortManagerActor.Props(self, engine, [vteps, publisher], dp?.GetInt("tap-mtu", 1450) ?? 1450)
+            .WithDispatcher("fabric.ports.dispatcher"), "ports"); // blocking `ip` calls: off the thread pool (hocon/fabric.conf)
         var tokens = new TokenTable();
         var tokenTable = system.ActorOf(TokenTableActor.Props(tokens), "tokens");
         var replica = system.ActorOf(ConfigurationReplicaActor.Props(proxy, name, [ports, vteps, tokenTable], ReplicationSettings.From(full)), "config-replica");
