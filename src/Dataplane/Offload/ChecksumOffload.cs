@@ -50,7 +50,10 @@ public static class ChecksumOffload
         return InternetChecksum.Fold(InternetChecksum.Add(sum, frame.Slice(l4))) == 0;
     }
 
-    /// <summary>Where the IP header starts: after the Ethernet header and at most one VLAN tag.</summary>
+    /// <summary>
+    /// Where the IP header starts: after the Ethernet header and at most one tag, as the pipeline's own reader finds it
+    /// (<see cref="EthernetFrame.PayloadOffset"/>: 802.1Q and QinQ alike); a frame too short for either gives 14.
+    /// </summary>
     public static int L3Offset(ReadOnlySpan<byte> frame)
-        => frame.Length >= 18 && BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12)) == 0x8100 ? 18 : 14;
+        => EthernetFrame.TryParse(frame, out var eth) == PacketError.None ? eth.PayloadOffset : EthernetFrame.HeaderLength;
 }
