@@ -10,7 +10,10 @@ namespace Fabric.Actors.Alarms;
 public sealed record PathMtuSettings(bool Enabled, int Port, TimeSpan Interval, TimeSpan Timeout, int Budget, int OverlayMtu)
 {
     /// <summary>The IPv4 packet a full overlay frame makes on the underlay: overlay MTU + 14 (inner Ethernet) + 8 (VXLAN) + 8 (UDP) + 20 (IPv4).</summary>
-    public int Target => OverlayMtu + 50;
+    public int Target => OverlayMtu + Encapsulation;
+
+    /// <summary>What encapsulation adds to an overlay IP packet: the same sum the dataplane's too-big check uses.</summary>
+    public const int Encapsulation = Fabric.Dataplane.Pipeline.PipelineContext.OuterOverhead + Fabric.Dataplane.Packets.EthernetFrame.HeaderLength;
 
     /// <summary>The probe port of a node whose VTEP listens on <paramref name="vtepPort"/>.</summary>
     public int PortFor(int vtepPort) => Port > 0 ? Port : vtepPort + 1;
@@ -161,7 +164,7 @@ public sealed class PathMtuActor : ReceiveActor, IWithTimers
                     _alarms.Tell(new RaiseAlarm(AlarmKinds.PathMtu, key,
                         $"underlay path {_self.Name} ({_self.Vtep.Address}) -> {peer.Name} (VTEP {peer.Vtep}): {_settings.Target}-byte packets " +
                         $"(overlay MTU {_settings.OverlayMtu} + 50) with DF set are lost; {largest} bytes fit. Raise the underlay MTU to " +
-                        $"{_settings.Target} or lower fabric.dataplane.tap-mtu to {largest - 50}"));
+                        $"{_settings.Target} or lower fabric.dataplane.tap-mtu to {largest - PathMtuSettings.Encapsulation}"));
                     break;
             }
         }
