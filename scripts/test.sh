@@ -26,8 +26,15 @@ for f in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); total=$((total + ${t:-0}))
 done
 # The failures again, by name, at the very end: CI keeps only the tail of a long log.
-failures=$(cat "$results"/*.trx 2>/dev/null | grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*' \
-  | sed -n 's/.* testName="\([^"]*\)".*/\1/p' || true)
+# Each with the head of its message and stack (perl-base is on every Debian): the log above it is cut.
+failures=$(cat "$results"/*.trx 2>/dev/null | perl -0777 -ne '
+  while (/<UnitTestResult [^>]*testName="([^"]*)"[^>]*outcome="Failed".*?<\/UnitTestResult>/gs) {
+    my ($name, $body) = ($1, $&);
+    my ($msg) = $body =~ /<Message>(.*?)<\/Message>/s; my ($st) = $body =~ /<StackTrace>(.*?)<\/StackTrace>/s;
+    my $text = join("\n", grep { length } (split(/\n/, $msg // ""))[0..11], (split(/\n/, $st // ""))[0..5]);
+    $text =~ s/&lt;/</g; $text =~ s/&gt;/>/g; $text =~ s/&quot;/"/g; $text =~ s/&apos;/\x27/g; $text =~ s/&amp;/&/g;
+    $text =~ s/^/      /mg; print "$name\n$text\n";
+  }' || true)
 rm -rf "$results"
 if [ -n "$failures" ]; then echo "failed tests:"; echo "$failures" | sed 's/^/  /'; fi
 echo "tests: $passed passed, $failed failed, $((total - passed - failed)) skipped"
