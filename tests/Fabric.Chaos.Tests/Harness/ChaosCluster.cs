@@ -27,6 +27,7 @@ public sealed class ChaosCluster : IAsyncDisposable
     private readonly Dictionary<int, HttpClient> _clients = [];
     private readonly HashSet<string> _vmNamespaces = [];
     private bool _stopped;
+    private string _case = "";
 
     public ClusterFile Cluster { get; private set; } = null!;
     public IReadOnlyList<ClusterFileNode> Nodes => Cluster.Nodes;
@@ -45,7 +46,8 @@ public sealed class ChaosCluster : IAsyncDisposable
     /// Starts <paramref name="nodes"/> nodes and waits until every one is ready. A node that exits (killed, downed)
     /// is brought back by <c>fabric up</c> after <paramref name="restartDelay"/>.
     /// </summary>
-    public static async Task<ChaosCluster> StartAsync(ITestOutputHelper output, int nodes = 3, TimeSpan? restartDelay = null, string? hocon = null)
+    public static async Task<ChaosCluster> StartAsync(ITestOutputHelper output, int nodes = 3, TimeSpan? restartDelay = null, string? hocon = null,
+        [System.Runtime.CompilerServices.CallerMemberName] string caseName = "")
     {
         await RemoveLeftoverVmsAsync();
         var dir = Directory.CreateTempSubdirectory("fabric-chaos-");
@@ -67,7 +69,7 @@ public sealed class ChaosCluster : IAsyncDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["TERM"] = "dumb";
         var process = Process.Start(psi) ?? throw new InvalidOperationException("fabric up did not start");
-        var cluster = new ChaosCluster(process, dir, output);
+        var cluster = new ChaosCluster(process, dir, output) { _case = caseName };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) cluster.AppendLog(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) cluster.AppendLog("stderr: " + e.Data); };
         process.BeginOutputReadLine();
@@ -282,13 +284,18 @@ public sealed class ChaosCluster : IAsyncDisposable
         foreach (var ns in _vmNamespaces) await Shell.Ip("netns", "del", ns);
         _output.WriteLine("--- fabric up\n" + Log);
         // The last case's logs stay in /tmp/fabric-chaos-last for whoever investigates a failure.
-        var keep = Path.Combine(Path.GetTempPath(), "fabric-chaos-last");
-        try { if (Directory.Exists(keep)) Directory.Delete(keep, true); Directory.CreateDirectory(keep); } catch (IOException) { }
-        File.WriteAllText(Path.Combine(keep, "fabric-up.log"), Log);
+        // And each case's in /tmp/fabric-chaos-logs/CASE, so a failure early in a run is not overwritten by the cases after it.
+        string[] keeps = [Path.Combine(Path.GetTempPath(), "fabric-chaos-last"), Path.Combine(Path.GetTempPath(), "fabric-chaos-logs", _case)];
+        foreach (var keep in keeps)
+        {
+            try { if (Directory.Exists(keep)) Directory.Delete(keep, true); Directory.CreateDirectory(keep); } catch (IOException) { }
+            File.WriteAllText(Path.Combine(keep, "fabric-up.log"), Log);
+        }
         foreach (var f in _dir.GetFiles("node-*.log").OrderBy(f => f.Name))
         {
             _output.WriteLine($"--- {f.Name} (last lines)\n{string.Join('\n', File.ReadAllLines(f.FullName).TakeLast(12))}");
-            try { f.CopyTo(Path.Combine(keep, f.Name), true); } catch (IOException) { }
+            foreach (var keep in keeps)
+                try { f.CopyTo(Path.Combine(keep, f.Name), true); } catch (IOException) { }
         }
         foreach (var c in _clients.Values) c.Dispose();
         _up.Dispose();
