@@ -9,7 +9,10 @@ namespace Fabric.Actors.Locations;
 /// <summary>A local VTEP actor tells where an endpoint now is (config, learning, or a gratuitous ARP move).</summary>
 public sealed record AnnounceLocation(EndpointLocation Location) : IFabricMessage;
 
-/// <summary>The endpoint is gone (deleted, aged out): remove its location everywhere.</summary>
+/// <summary>
+/// The endpoint this node announced is gone (deleted): remove its location everywhere, unless another node has
+/// announced it since (the directory withdraws only this node's entry).
+/// </summary>
 public sealed record WithdrawLocation(int Vni, MacAddress Mac) : IFabricMessage;
 
 /// <summary>A node left or was downed: remove every location it announced (in the VNIs this node follows).</summary>
@@ -96,7 +99,7 @@ public sealed class LocationDirectoryActor : ReceiveActor, IWithTimers
         {
             var key = EndpointLocation.KeyOf(w.Vni, w.Mac);
             if (_locals.TryGetValue(w.Vni, out var mine) && mine.Remove(key) && mine.Count == 0) _locals.Remove(w.Vni);
-            _shards.Tell(new VniWithdraw(w.Vni, w.Mac));
+            _shards.Tell(new VniWithdraw(w.Vni, w.Mac, _uid));
         });
         Receive<WithdrawNode>(w =>
         {

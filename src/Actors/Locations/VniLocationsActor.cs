@@ -21,7 +21,11 @@ public sealed record VniUnsubscribe(int Vni, IActorRef Directory) : IVniLocation
 /// <summary>An endpoint is at <paramref name="Location"/>; a refusal (frozen MAC) goes to <paramref name="ReplyTo"/>.</summary>
 public sealed record VniAnnounce(int Vni, EndpointLocation Location, long NodeUid, IActorRef ReplyTo) : IVniLocationsMessage;
 
-public sealed record VniWithdraw(int Vni, MacAddress Mac) : IVniLocationsMessage;
+/// <summary>
+/// The endpoint is gone: remove its entry. With <paramref name="OwnerUid"/>, only while that node (incarnation) owns it:
+/// a node withdrawing what it hosted must not take away the entry of a node that announced it since.
+/// </summary>
+public sealed record VniWithdraw(int Vni, MacAddress Mac, long? OwnerUid = null) : IVniLocationsMessage;
 
 /// <summary>Withdraws every entry announced by the node named <paramref name="Node"/> (an operator's or a test's request).</summary>
 public sealed record VniWithdrawNode(int Vni, string Node) : IVniLocationsMessage;
@@ -79,7 +83,9 @@ public sealed class VniLocationsActor : ReceiveActor
     private readonly long _epoch = Random.Shared.NextInt64(1, long.MaxValue);
     private readonly MobilityTracker _mobility;
     private readonly Dictionary<string, EndpointLocation> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _ownerUid = new(StringComparer.Ordinal);
+    // Per entry: the node incarnation that announced it, and the highest mobility sequence the configuration gave the
+    // endpoint in an announcement (-1: none), which orders configured placements whatever GARP moves raised since.
+    private readonly Dictionary<string, (long Uid, long ConfigSeq)> _owner = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Subscriber> _subscribers = new();
     // Changes not yet pushed: coalesced until the mailbox is drained (a burst of announces is one delta per subscriber).
     private readonly Dictionary<string, EndpointLocation?> _pending = new(StringComparer.Ordinal);
@@ -96,7 +102,12 @@ public sealed class VniLocationsActor : ReceiveActor
             if (_subscribers.Remove(u.Directory)) Context.Unwatch(u.Directory);
         });
         Receive<VniAnnounce>(a => Announce(a.Location, a.NodeUid, a.ReplyTo));
-        Receive<VniWithdraw>(w => Remove(EndpointLocation.KeyOf(_vni, w.Mac)));
+        Receive<VniWithdraw>(w =>
+        {
+            var key = EndpointLocation.KeyOf(_vni, w.Mac);
+            if (w.OwnerUid is { } uid && (!_owner.TryGetValue(key, out var owner) || owner.Uid != uid)) return;
+            Remove(key);
+        });
         Receive<VniWithdrawNode>(w =>
         {
             foreach (var (key, loc) in _entries.ToArray())
@@ -133,7 +144,7 @@ public sealed class VniLocationsActor : ReceiveActor
         {
             if (l.Vni != _vni) continue;
             if (_entries.TryGetValue(l.Key, out var had) && had.Seq >= l.Seq) continue;
-            Set(l, s.NodeUid);
+            Set(l, s.NodeUid, l.Origin == LocationOrigin.Config ? l.Seq : -1);
         }
         if (!_subscribers.ContainsKey(s.Directory)) Context.Watch(s.Directory);
         // A (re-)subscription restarts the subscriber's numbering at the snapshot; what is pending for others is in it.
@@ -148,6 +159,11 @@ public sealed class VniLocationsActor : ReceiveActor
         var key = proposed.Key;
         var now = DateTimeOffset.UtcNow;
         var operatorMove = proposed.Origin == LocationOrigin.Config;
+        // A configured placement older than one already announced is stale, whatever it arrives after: the node the
+        // endpoint left re-announced it (it does on every change of the VNI) just before the move, and that message,
+        // from another node than the new host's, can arrive second. Taken as a move it would win with a raised sequence
+        // and steer every node back to the old host for good (ThreeNodeClusterTests' move, 1 run in 3 on a busy machine).
+        if (operatorMove && _owner.TryGetValue(key, out var known) && proposed.Seq < known.ConfigSeq) return;
         if (!operatorMove && _mobility.IsFrozen(key, now))
         {
             if (!replyTo.IsNobody()) replyTo.Tell(new LocationRefused(proposed, "frozen by duplicate MAC detection"));
@@ -180,7 +196,7 @@ public sealed class VniLocationsActor : ReceiveActor
                 }
             }
         }
-        Set(value, uid);
+        Set(value, uid, operatorMove ? proposed.Seq : -1);
     }
 
     /// <summary>A move (another VTEP) raises the sequence above the existing entry's; anything else keeps the highest.</summary>
@@ -191,10 +207,10 @@ public sealed class VniLocationsActor : ReceiveActor
         return proposed with { Seq = seq };
     }
 
-    private void Set(EndpointLocation value, long uid)
+    private void Set(EndpointLocation value, long uid, long configSeq)
     {
         _entries[value.Key] = value;
-        _ownerUid[value.Key] = uid;
+        _owner[value.Key] = (uid, _owner.TryGetValue(value.Key, out var had) ? Math.Max(had.ConfigSeq, configSeq) : configSeq);
         _pending[value.Key] = value;
         ScheduleFlush();
     }
@@ -202,7 +218,7 @@ public sealed class VniLocationsActor : ReceiveActor
     private void Remove(string key)
     {
         if (!_entries.Remove(key)) return;
-        _ownerUid.Remove(key);
+        _owner.Remove(key);
         _pending[key] = null;
         ScheduleFlush();
     }
@@ -211,8 +227,8 @@ public sealed class VniLocationsActor : ReceiveActor
     private void WithdrawMember(long uid)
     {
         var gone = 0;
-        foreach (var (key, owner) in _ownerUid.ToArray())
-            if (owner == uid) { Remove(key); gone++; }
+        foreach (var (key, owner) in _owner.ToArray())
+            if (owner.Uid == uid) { Remove(key); gone++; }
         if (gone > 0) _log.Info("VNI {0}: withdrew {1} locations of a removed node", _vni, gone);
         foreach (var (directory, sub) in _subscribers.ToArray())
             if (sub.Uid == uid) { _subscribers.Remove(directory); Context.Unwatch(directory); }

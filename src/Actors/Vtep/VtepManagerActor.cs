@@ -162,6 +162,7 @@ public sealed class VtepManagerActor : ReceiveActor
             {
                 if (e is EndpointCreated c) (created ??= new(StringComparer.Ordinal))[c.Endpoint.Id] = c.Endpoint.Network;
                 if (e is NetworkReleased or NetworkDeleted) releasing = true;
+                if (e is EndpointDeleted d) WithdrawIfHostedHere(d.EndpointId);
                 if (NetworkOf(e, state, created) is not { } id) continue;
                 var endpoint = e switch { EndpointCreated x => x.Endpoint.Id, EndpointMoved x => x.EndpointId, EndpointDeleted x => x.EndpointId, _ => null };
                 if (e is NetworkCreated) touched[id] = null;
@@ -176,6 +177,17 @@ public sealed class VtepManagerActor : ReceiveActor
             }
         }
         _state = state;
+    }
+
+    /// <summary>
+    /// An endpoint this node hosted was deleted: its location goes from the VNI's directory (which keeps an entry until
+    /// its owner withdraws it or leaves the cluster; other nodes would otherwise keep steering its MAC here).
+    /// </summary>
+    private void WithdrawIfHostedHere(string endpointId)
+    {
+        if (_state is not null && _state.Endpoints.TryGetValue(endpointId, out var gone) && gone.Node == _self.Name
+            && _state.Networks.TryGetValue(gone.Network, out var network))
+            _locations.Tell(new Locations.WithdrawLocation(network.Network.Vni, gone.Mac));
     }
 
     /// <summary>The network an event concerns; an endpoint deleted or moved is looked up now, before, or in this batch.</summary>

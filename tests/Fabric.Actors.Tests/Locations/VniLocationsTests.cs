@@ -65,6 +65,49 @@ public sealed class VniLocationsTests() : TestKit(Vtep.ConsumerFixtures.ClusterC
         Assert.Equal((There, 4L), (only.Vtep, only.Seq));
     }
 
+    private static EndpointLocation Configured(int mac, VtepEndpoint vtep, string node, long moveSeq)
+        => At(mac, vtep, node, moveSeq) with { Origin = LocationOrigin.Config };
+
+    [Fact]
+    public void A_configured_placement_older_than_the_announced_one_is_stale_and_changes_nothing()
+    {
+        var entity = Sys.ActorOf(VniLocationsActor.Props(5001));
+        var node = CreateTestProbe();
+        entity.Tell(new VniSubscribe(5001, node, 9, []));
+        node.ExpectMsg<VniLocationsSnapshot>();
+        entity.Tell(new VniAnnounce(5001, Configured(1, There, "node-2", 0), 2, ActorRefs.Nobody));
+        Assert.Equal(("node-2", 0L), node.ExpectMsg<VniLocationsDelta>().Set.Select(l => (l.Node, l.Seq)).Single());
+        // The configuration moved it to node-1 (move 1), and node-1 announced it first ...
+        entity.Tell(new VniAnnounce(5001, Configured(1, Here, "node-1", 1), 1, ActorRefs.Nobody));
+        Assert.Equal(("node-1", 1L), node.ExpectMsg<VniLocationsDelta>().Set.Select(l => (l.Node, l.Seq)).Single());
+        // ... then node-2's re-announcement from before the move arrives: it must not win as a move (sequence 2).
+        entity.Tell(new VniAnnounce(5001, Configured(1, There, "node-2", 0), 2, ActorRefs.Nobody));
+        node.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // A GARP move raises the sequence above the configuration's; the next configured move (2) still wins.
+        entity.Tell(new VniAnnounce(5001, At(1, There, "node-2", 1), 2, ActorRefs.Nobody));
+        Assert.Equal(("node-2", 2L), node.ExpectMsg<VniLocationsDelta>().Set.Select(l => (l.Node, l.Seq)).Single());
+        entity.Tell(new VniAnnounce(5001, Configured(1, Here, "node-1", 2), 1, ActorRefs.Nobody));
+        Assert.Equal(("node-1", 3L), node.ExpectMsg<VniLocationsDelta>().Set.Select(l => (l.Node, l.Seq)).Single());
+    }
+
+    [Fact]
+    public void A_withdrawal_by_an_owner_removes_only_its_own_entry()
+    {
+        var entity = Sys.ActorOf(VniLocationsActor.Props(5001));
+        var node = CreateTestProbe();
+        entity.Tell(new VniSubscribe(5001, node, 9, []));
+        node.ExpectMsg<VniLocationsSnapshot>();
+        entity.Tell(new VniAnnounce(5001, Configured(1, There, "node-2", 0), 2, ActorRefs.Nobody));
+        entity.Tell(new VniAnnounce(5001, Configured(1, Here, "node-1", 1), 1, ActorRefs.Nobody));
+        node.FishForMessage<VniLocationsDelta>(d => d.Set.Any(l => l.Node == "node-1"));
+        // node-2 (uid 2) no longer has it: node-1's entry stays.
+        entity.Tell(new VniWithdraw(5001, MacAddress.Parse("02:00:00:00:00:01"), 2));
+        node.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // node-1 (uid 1) deleted it: gone.
+        entity.Tell(new VniWithdraw(5001, MacAddress.Parse("02:00:00:00:00:01"), 1));
+        Assert.Equal([EndpointLocation.KeyOf(5001, MacAddress.Parse("02:00:00:00:00:01"))], node.ExpectMsg<VniLocationsDelta>().Removed);
+    }
+
     [Fact]
     public void The_follower_applies_deltas_in_order_and_subscribes_again_on_a_gap()
     {

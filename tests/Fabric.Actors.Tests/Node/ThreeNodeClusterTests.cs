@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Fabric.Actors.Intent;
 using Fabric.Actors.Node;
 using Fabric.Dataplane.Packets;
@@ -136,14 +137,38 @@ public class ThreeNodeClusterTests
         }
         await c.Accept(new MoveEndpoint(web2.Id, "node-3"));
         var target = c[2].Self.Vtep;
-        await Eventually(() => HasState(c[0], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && e.Sequence >= 1),
-            TimeSpan.FromSeconds(5), "node-1 sees web2 on node-3");
-        await Eventually(() => HasState(c[2], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location.IsLocal),
-            TimeSpan.FromSeconds(5), "node-3 hosts web2");
-        // node-2 had no other endpoint in the network: once its leaving port is let go it holds nothing of it.
-        await Eventually(() => !c[1].Snapshots.Current.TryGetNetwork(7001, out var n)
-                || (n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && n.LocalPorts.Length == 0),
-            TimeSpan.FromSeconds(5), "node-2 no longer delivers to web2 locally");
+        try
+        {
+            await Eventually(() => HasState(c[0], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && e.Sequence >= 1),
+                TimeSpan.FromSeconds(5), "node-1 sees web2 on node-3");
+            await Eventually(() => HasState(c[2], 7001, n => n.Fdb.TryGet(web2.Mac, out var e) && e.Location.IsLocal),
+                TimeSpan.FromSeconds(5), "node-3 hosts web2");
+            // node-2 had no other endpoint in the network: once its leaving port is let go it holds nothing of it.
+            await Eventually(() => !c[1].Snapshots.Current.TryGetNetwork(7001, out var n)
+                    || (n.Fdb.TryGet(web2.Mac, out var e) && e.Location == Location.Remote(target) && n.LocalPorts.Length == 0),
+                TimeSpan.FromSeconds(5), "node-2 no longer delivers to web2 locally");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            // What each node had: its snapshot's entry for web2, its configuration's view of web2, its directory's map.
+            var lines = new List<string> { e.Message };
+            for (var i = 0; i < 3; i++)
+            {
+                var rt = c[i];
+                var fdb = rt.Snapshots.Current.TryGetNetwork(7001, out var n)
+                    ? n.Fdb.TryGet(web2.Mac, out var en) ? $"{en.Location} seq {en.Sequence}" : "no entry"
+                    : "no network";
+                var replica = (await rt.GetReplicaStateAsync())?.State.Endpoints.TryGetValue(web2.Id, out var ep) == true ? $"{ep!.Node} move {ep.MoveSeq}" : "absent";
+                var locs = await rt.Locations.Ask<Fabric.Actors.Locations.LocationsChanged>(new Fabric.Actors.Locations.GetLocations(7001), TimeSpan.FromSeconds(3));
+                var gossip = string.Join(", ", locs.Locations.Values.Where(l => l.Mac == web2.Mac).Select(l => $"{l.Node} seq {l.Seq}"));
+                lines.Add($"node-{i + 1} (vtep {rt.Self.Vtep}): fdb {fdb}; replica {replica}; directory [{gossip}]; {Describe(rt)}");
+            }
+            throw new Xunit.Sdk.XunitException(string.Join("\n", lines));
+        }
+        // Deleted where it runs now: no node keeps steering its MAC anywhere (its location is withdrawn, not left behind).
+        await c.Accept(new DeleteEndpoint(web2.Id));
+        await Eventually(() => Enumerable.Range(0, 3).All(i => !HasState(c[i], 7001, n => n.Fdb.TryGet(web2.Mac, out _))),
+            TimeSpan.FromSeconds(5), "web2 gone from every node's FDB after its deletion");
     }
 
     [Fact]
