@@ -33,7 +33,7 @@ public sealed record PathMtuSettings(bool Enabled, int Port, TimeSpan Interval, 
 
 /// <summary>
 /// Probes the underlay path MTU from this node to the other members' VTEPs (<see cref="PathMtuSocket"/>: DF-set UDP
-/// datagrams of the target size, overlay MTU + 50, and a ladder of usual smaller sizes in the same round, so one round
+/// datagrams of the target size, overlay MTU + the encapsulation (50 bytes over IPv4), and a ladder of usual smaller sizes in the same round, so one round
 /// trip names the size that fits). A path on which the target is lost while a smaller probe comes back raises a
 /// <c>path-mtu</c> alarm on the <c>alarms</c> actor, naming both ends and the largest size that came back; a round in
 /// which the target comes back clears it. A peer that answers nothing leaves its path as it was (it says nothing about
@@ -163,7 +163,7 @@ public sealed class PathMtuActor : ReceiveActor, IWithTimers
                     _alarmed[peer.Name] = key;
                     _alarms.Tell(new RaiseAlarm(AlarmKinds.PathMtu, key,
                         $"underlay path {_self.Name} ({_self.Vtep.Address}) -> {peer.Name} (VTEP {peer.Vtep}): {_settings.Target}-byte packets " +
-                        $"(overlay MTU {_settings.OverlayMtu} + 50) with DF set are lost; {largest} bytes fit. Raise the underlay MTU to " +
+                        $"(overlay MTU {_settings.OverlayMtu} + {PathMtuSettings.Encapsulation} of VXLAN encapsulation) with DF set are lost; {largest} bytes fit. Raise the underlay MTU to " +
                         $"{_settings.Target} or lower fabric.dataplane.tap-mtu to {largest - PathMtuSettings.Encapsulation}"));
                     break;
             }

@@ -3,7 +3,7 @@ namespace Fabric.Actors.Alarms;
 /// <summary>What one round of probes to one peer showed.</summary>
 public enum PathMtuVerdict
 {
-    /// <summary>The target size (overlay MTU + 50) came back: the path carries full overlay frames.</summary>
+    /// <summary>The target size (overlay MTU + the encapsulation) came back: the path carries full overlay frames.</summary>
     Fits,
     /// <summary>A smaller probe came back, the target did not: full overlay frames are lost on this path.</summary>
     TooSmall,
