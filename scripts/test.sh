@@ -31,7 +31,12 @@ failures=$(cat "$results"/*.trx 2>/dev/null | perl -0777 -ne '
   while (/<UnitTestResult [^>]*testName="([^"]*)"[^>]*outcome="Failed".*?<\/UnitTestResult>/gs) {
     my ($name, $body) = ($1, $&);
     my ($msg) = $body =~ /<Message>(.*?)<\/Message>/s; my ($st) = $body =~ /<StackTrace>(.*?)<\/StackTrace>/s;
-    my $text = join("\n", grep { length } (split(/\n/, $msg // ""))[0..11], (split(/\n/, $st // ""))[0..5]);
+    my ($out) = $body =~ /<StdOut>(.*?)<\/StdOut>/s;
+    # From the test output, the lines that tell the story of a cluster case (exits, restarts, downing, reachability).
+    my @story = grep { /exited|restart|SBR|downing|UNREACHABLE|quarantin|timed out|rejoin|majority|link / } split(/\n/, $out // "");
+    @story = @story[-25..-1] if @story > 25;
+    my $text = join("\n", grep { defined && length } (split(/\n/, $msg // ""))[0..11], (split(/\n/, $st // ""))[0..5],
+      (@story ? ("output, the story of the cluster:", map { substr($_, 0, 220) } @story) : ()));
     $text =~ s/&lt;/</g; $text =~ s/&gt;/>/g; $text =~ s/&quot;/"/g; $text =~ s/&apos;/\x27/g; $text =~ s/&amp;/&/g;
     $text =~ s/^/      /mg; print "$name\n$text\n";
   }' || true)
