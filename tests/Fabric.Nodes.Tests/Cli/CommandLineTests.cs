@@ -151,6 +151,7 @@ public class CommandLineTests
             ["ctl", "fdb", "node-1", "--network", "blue"],
             ["ctl", "counters", "node-1"],
             ["ctl", "drops", "--node", "node-1", "--reason", "TooBig", "--limit", "10"],
+            ["ctl", "alarms", "--kind", "path-mtu", "--node", "node-2"],
         ];
         foreach (var line in lines)
         {

@@ -120,6 +120,15 @@ public sealed class CrossNodeViewTests(ITestOutputHelper output) : IAsyncLifetim
                 Assert.True(DateTimeOffset.Parse(alarm["since"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-5));
             }
         }
+        // fabric ctl alarms: the same answer as one row per alarm, naming the node and what it says.
+        var screen = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            { Out = new Spectre.Console.AnsiConsoleOutput(screen), Ansi = Spectre.Console.AnsiSupport.No, ColorSystem = Spectre.Console.ColorSystemSupport.NoColors });
+        console.Profile.Width = 300;
+        Fabric.Nodes.Cli.Ctl.AlarmsCommand.Render(console, (await _apis[0].Get("/api/v1/alarms?kind=address-conflict")).Body.AsArray());
+        for (int target = 0; target < Nodes; target++)
+            Assert.Contains(screen.ToString().Split('\n'), l => l.Contains(Name(target), StringComparison.Ordinal) && l.Contains("address-conflict", StringComparison.Ordinal)
+                && l.Contains($"10.44.1.{100 + target}", StringComparison.Ordinal));
         var byKind = await _apis[1].Get($"/api/v1/alarms?kind=path-mtu&node={Name(2)}");
         Assert.Empty(byKind.Body.AsArray()); // loopback carries anything: no path MTU alarm
         await feed.WaitAsync(e => e.Type == "alarm-raised" && e.Data["kind"]!.GetValue<string>() == "address-conflict", Nodes, "every node's alarm on the feed");

@@ -20,6 +20,7 @@ public static class CtlCommand
             FloodGroupsCommand.Create(),
             CountersCommand.Create(),
             DropsCommand.Create(),
+            AlarmsCommand.Create(),
             TokensCommand.Create(),
         };
         return ctl;
