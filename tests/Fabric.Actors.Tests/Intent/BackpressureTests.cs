@@ -43,15 +43,41 @@ public sealed class BackpressureTests() : TestKit(TestConfigs.LocalWithGatedJour
         configuration.Tell(new CreateNetwork("red", 5002, "l2", null), TestActor); // 5 + 1 > 5: refused
         ExpectMsg<ConfigurationOverloaded>(TimeSpan.FromSeconds(1));
         Assert.Equal(5, Pending(configuration));
-        // reads are not writes: answered (after the held write, as always) and never refused
+        // reads are not writes: answered (after the held write, as always; before the bulk waiting in the heavy lane)
+        // and never refused
         configuration.Tell(new GetEndpoint("ep-1"), TestActor);
 
         Gate.Open();
         Assert.Equal(3, ExpectMsg<CommandAccepted>().Events.Count);
-        Assert.Equal(2, ExpectMsg<CommandAccepted>().Events.Count);
         Assert.Equal("a-0", ExpectMsg<EndpointAnswer>().Endpoint!.Name);
+        Assert.Equal(2, ExpectMsg<CommandAccepted>().Events.Count);
         AwaitCondition(() => Pending(configuration) == 0);
         Assert.Equal(5, Endpoints(configuration)); // a-0..2 and c-0..1; nothing of b
+    }
+
+    [Fact]
+    public void A_small_write_during_a_bulk_load_waits_for_the_bulk_being_written_only()
+    {
+        var configuration = Sys.ActorOf(ConfigurationActor.PropsWithBackoff(limits: new(MaxPendingItems: 100, RetryAfter: TimeSpan.FromSeconds(2))));
+        configuration.Tell(new CreateNetwork("blue", 5001, "l2", "10.0.0.0/16"), TestActor);
+        ExpectMsg<CommandAccepted>();
+        AwaitCondition(() => Pending(configuration) == 0);
+
+        Gate.Close();
+        configuration.Tell(Guests("a", 3), TestActor); // being written: its write hangs
+        AwaitCondition(() => Pending(configuration) == 3);
+        configuration.Tell(new Deadlined(Guests("b", 3), DateTime.UtcNow.AddSeconds(30)), TestActor);
+        configuration.Tell(Guests("c", 3), TestActor);
+        configuration.Tell(new CreateNetwork("red", 5002, "l2", null), TestActor); // the small write, sent last
+        AwaitCondition(() => Pending(configuration) == 10);
+
+        Gate.Open();
+        Assert.Equal("a-0", ((EndpointCreated)ExpectMsg<CommandAccepted>().Events[0]).Endpoint.Name);
+        Assert.IsType<NetworkCreated>(ExpectMsg<CommandAccepted>().Events[0]); // ahead of the bulks queued before it
+        Assert.Equal("b-0", ((EndpointCreated)ExpectMsg<CommandAccepted>().Events[0]).Endpoint.Name);
+        Assert.Equal("c-0", ((EndpointCreated)ExpectMsg<CommandAccepted>().Events[0]).Endpoint.Name); // bulks keep their order
+        AwaitCondition(() => Pending(configuration) == 0);
+        Assert.Equal(9, Endpoints(configuration));
     }
 
     [Fact]
