@@ -353,6 +353,8 @@ public sealed class HostsGuideTests(GuideFixture guide, ITestOutputHelper output
         Assert.Equal(["CAP_NET_ADMIN"], ReadmeGuide.UnitValues("CapabilityBoundingSet"));
         Assert.Equal(["CAP_NET_ADMIN"], ReadmeGuide.UnitValues("AmbientCapabilities"));
         Assert.Equal(["on-failure"], ReadmeGuide.UnitValues("Restart"));
+        // Not restarted: a refused configuration (it would be refused again every RestartSec) and a node asked to leave.
+        Assert.Equal([$"{Fabric.Nodes.Cli.NodeCommand.RefusedExitCode} {Fabric.Nodes.Cli.NodeCommand.LeftExitCode}"], ReadmeGuide.UnitValues("RestartPreventExitStatus"));
         Assert.Equal(["yes"], ReadmeGuide.UnitValues("NoNewPrivileges"));
         Assert.Equal(["strict"], ReadmeGuide.UnitValues("ProtectSystem"));
         var service = guide.With("systemctl enable --now fabric-node");

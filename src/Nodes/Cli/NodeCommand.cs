@@ -19,6 +19,13 @@ public static class NodeCommand
     /// <summary>The node left the cluster because someone asked it to (<c>fabric ctl members leave</c>): not restarted.</summary>
     public const int LeftExitCode = 3;
 
+    /// <summary>
+    /// The configuration was refused before anything started (missing or unreadable file, no token, the SQLite store
+    /// under seeds on other hosts, an unreadable certificate): deploy/fabric-node.service does not restart this one
+    /// (RestartPreventExitStatus), since it would only be refused again every 5 s.
+    /// </summary>
+    public const int RefusedExitCode = 2;
+
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config", "-c")
@@ -108,9 +115,15 @@ public static class NodeCommand
         => string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
+    private static int Refuse(string message)
+    {
+        Errors.Write(message);
+        return RefusedExitCode;
+    }
+
     private static async Task<int> RunAsync(FileInfo file, bool verbose)
     {
-        if (!file.Exists) return Errors.Fail($"the configuration file {file.FullName} does not exist");
+        if (!file.Exists) return Refuse($"the configuration file {file.FullName} does not exist");
 
         Config config;
         NodeStartup startup;
@@ -126,10 +139,10 @@ public static class NodeCommand
                 : null;
             _ = Fabric.Actors.Cluster.RemoteTls.From(config); // a missing or unreadable certificate: one line now, not an Akka stack later
         }
-        catch (CliException e) { return Errors.Fail(e.Message); }
+        catch (CliException e) { return Refuse(e.Message); }
         catch (Exception e) when (e is ConfigurationException or FormatException or IOException)
         {
-            return Errors.Fail($"cannot read {file.FullName}: {e.Message}");
+            return Refuse($"cannot read {file.FullName}: {e.Message}");
         }
 
         // ASP.NET Core logs at Information by default; a node is quiet unless asked (or told otherwise by the environment).
