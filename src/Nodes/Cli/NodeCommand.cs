@@ -115,6 +115,20 @@ public static class NodeCommand
         => string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
+    /// <summary>Why the actor system shut down by itself, in words an operator can act on.</summary>
+    public static string DescribeShutdown(CoordinatedShutdown.Reason? reason) => reason switch
+    {
+        null => "the actor system terminated without a shutdown reason",
+        CoordinatedShutdown.ClusterDowningReason => "the cluster downed it (the split brain resolver, or `fabric ctl members down`)",
+        CoordinatedShutdown.ClusterJoinUnsuccessfulReason => "it could not join the cluster through its seeds",
+        // Akka.Remote 1.5.74 (TcpHandlers.UserEventTriggered) runs CoordinatedShutdown whenever a TLS handshake this node
+        // started fails: a peer that does not trust us, but also a peer whose connection closed before the handshake ended.
+        _ when reason.GetType().Name == "TlsHandshakeFailureReason" =>
+            $"Akka.Remote stops a node whenever a TLS handshake it started fails ({reason}): a peer whose certificate or trust differs, " +
+            "or a peer that closed the connection mid-handshake (it was stopping or crashing)",
+        _ => $"{reason.GetType().Name}: {reason}",
+    };
+
     private static int Refuse(string message)
     {
         Errors.Write(message);
@@ -179,9 +193,11 @@ public static class NodeCommand
             {
                 // Asked to leave (fabric ctl members leave): done, and not to be brought back by a supervisor. Downed or
                 // anything else: a failure, which fabric up and systemd answer with a restart (it rejoins).
-                var left = CoordinatedShutdown.Get(runtime.System).ShutdownReason is CoordinatedShutdown.ClusterLeavingReason;
+                var reason = CoordinatedShutdown.Get(runtime.System).ShutdownReason;
+                var left = reason is CoordinatedShutdown.ClusterLeavingReason;
                 exitCode = left ? LeftExitCode : 1;
                 if (left) Console.WriteLine($"fabric node {runtime.Self.Name}: left the cluster on request (exit {LeftExitCode}: not restarted)");
+                else Errors.Write($"{runtime.Self.Name} shut down: {DescribeShutdown(reason)}; exit 1, so its supervisor restarts it");
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
