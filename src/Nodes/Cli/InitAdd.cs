@@ -140,7 +140,7 @@ public static class InitAdd
         InitCommand.WriteNew(Path.Combine(dir, InitPlan.NodeConfigFile), Encoding.UTF8.GetBytes(plan.Cluster.NodeHocon(plan.Added)), InitCommand.Secret);
         foreach (var h in plan.Reseeded)
             Replace(Path.Combine(plan.Cluster.HostDir(h), InitPlan.NodeConfigFile), Encoding.UTF8.GetBytes(plan.Cluster.NodeHocon(h)));
-        Replace(plan.ClusterFilePath, Encoding.UTF8.GetBytes(plan.ClusterFile.ToJson() + "\n"));
+        plan.ClusterFile.Write(plan.ClusterFilePath);
     }
 
     /// <summary>Replaces a secret file whole: a new file of mode 0600 beside it, renamed over it (a reader never sees half).</summary>
