@@ -14,8 +14,12 @@ namespace Fabric.Actors.Cluster;
 /// that builds the chain again with <see cref="X509ChainTrustMode.CustomRootTrust"/> and the cluster CA alone.
 /// Akka.Remote 1.5.74 calls the validator on the accepting side too and refuses a client without a certificate
 /// (require-mutual-authentication, the fix for CVE-2025-61778 shipped in 1.5.52). A refused inbound handshake is logged
-/// and dropped; a refused OUTBOUND one (we connected to a peer whose certificate the CA did not sign) makes Akka 1.5.74
-/// run CoordinatedShutdown (TlsHandshakeFailureReason), so such a node exits 1 and its supervisor restarts it.
+/// and dropped (akka.net#7938, fixed Nov 2025). ANY failed OUTBOUND handshake makes Akka 1.5.74 run CoordinatedShutdown
+/// (TlsHandshakeFailureReason, in TcpHandlers.UserEventTriggered; the transport is internal and sealed, so Fabric cannot
+/// intercept it): a peer whose certificate the CA did not sign, but also a legitimate peer whose connection closed before
+/// the handshake ended (it was stopping or crashing at that moment: DotNetty reports the closed channel as a failed
+/// handshake). Such a node leaves the cluster, exits 1 saying why (NodeCommand.DescribeShutdown), and its supervisor
+/// restarts it (RemoteTlsShutdownTests).
 /// </summary>
 public sealed record RemoteTls(X509Certificate2 Certificate, X509Certificate2 Authority)
 {

@@ -35,6 +35,17 @@ public sealed class ClusterCa : IDisposable
         return new ClusterCa(X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable));
     }
 
+    /// <summary>The CA of a cluster's folder, as <see cref="Create"/> wrote it: its certificate (PEM) and its key (PKCS#8 PEM).</summary>
+    /// <exception cref="CryptographicException">A file is unreadable, the key is not the certificate's, or it is no CA.</exception>
+    public static ClusterCa Load(string certificatePemFile, string keyPemFile)
+    {
+        using var loaded = X509Certificate2.CreateFromPemFile(certificatePemFile, keyPemFile);
+        if (loaded.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true })
+            throw new CryptographicException($"{certificatePemFile} is not a CA certificate");
+        // As in Create: re-imported, so the key signs on every platform.
+        return new ClusterCa(X509CertificateLoader.LoadPkcs12(loaded.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable));
+    }
+
     /// <summary>A certificate for one node, signed by this CA, with its private key.</summary>
     public X509Certificate2 IssueNode(string name, IPAddress address, DateTimeOffset now)
     {

@@ -23,11 +23,19 @@ public sealed record ClusterFile(
         catch (JsonException e) { throw new CliException($"{path} is not a cluster file: {e.Message}"); }
     }
 
-    /// <summary>Writes through a temporary file and a rename, so a reader never sees half of it.</summary>
+    /// <summary>
+    /// Writes through a temporary file and a rename, so a reader never sees half of it. Mode 0600 from the start: it
+    /// holds the admin token (File.WriteAllText would leave it world-readable under the usual umask 022).
+    /// </summary>
     public void Write(string path)
     {
         var tmp = path + ".tmp";
-        File.WriteAllText(tmp, ToJson() + "\n");
+        File.Delete(tmp); // a leftover keeps its mode through FileMode.Create
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var stream = new FileStream(tmp, options))
+        using (var writer = new StreamWriter(stream))
+            writer.Write(ToJson() + "\n");
         File.Move(tmp, path, overwrite: true);
     }
 }

@@ -6,6 +6,7 @@ namespace Fabric.Nodes.Cli;
 /// <summary>
 /// <c>fabric init --hosts IP,IP,… [--names a,b,…] --store CONNSTRING --out DIR</c>: prepares a cluster of real hosts
 /// (API.md, "Command line"): the cluster CA, per host a folder with node.conf, node.pfx and ca.crt, and cluster.json.
+/// <c>fabric init --out DIR --add NAME --host IP</c> adds a host to it later (<see cref="InitAdd"/>).
 /// Secrets (ca.key, node.pfx, node.conf with the token and the store's password, cluster.json) are created with mode
 /// 0600 from the start, never widened afterwards. Bad input exits 2 with one line naming the option.
 /// </summary>
@@ -13,8 +14,8 @@ public static class InitCommand
 {
     public const int UsageExitCode = 2;
 
-    private const UnixFileMode Secret = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private const UnixFileMode Public = Secret | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    internal const UnixFileMode Secret = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    internal const UnixFileMode Public = Secret | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     public static Command Create()
     {
@@ -24,13 +25,34 @@ public static class InitCommand
         {
             Description = "PostgreSQL connection string every host uses for the configuration's journal (required for more than one host: an SQLite file cannot be shared)",
         };
-        var output = new Option<string?>("--out") { Description = "the folder to write to (must be new or empty)" };
+        var output = new Option<string?>("--out") { Description = "the folder to write to (must be new or empty); with --add, the cluster's folder that init wrote" };
+        var add = new Option<string?>("--add")
+        {
+            Description = "add one host, named so, to the cluster in --out (signed with its ca.key; writes DIR/NAME and updates cluster.json); needs --host",
+        };
+        var host = new Option<string?>("--host") { Description = "with --add: the new host's IPv4 address" };
         var command = new Command("init",
             "Prepare a cluster of real hosts: a cluster CA, a certificate and node.conf per host, and cluster.json. " +
             "Then copy DIR/NAME to each host and run `fabric node --config NAME/node.conf` there. " +
-            "Each node lists every other host as a seed; the first start forms the cluster through the store's lease (a few seconds).")
-        { hosts, names, store, output };
-        command.SetAction(parse => Run(parse.GetValue(hosts), parse.GetValue(names), parse.GetValue(store), parse.GetValue(output), Console.Out));
+            "Each node lists every other host as a seed; the first start forms the cluster through the store's lease (a few seconds). " +
+            "`fabric init --out DIR --add NAME --host IP` adds a host to that cluster later.")
+        { hosts, names, store, output, add, host };
+        command.SetAction(parse =>
+        {
+            var adding = parse.GetValue(add);
+            var ip = parse.GetValue(host);
+            if (adding is null && ip is null)
+                return Run(parse.GetValue(hosts), parse.GetValue(names), parse.GetValue(store), parse.GetValue(output), Console.Out);
+            // Adding takes the store, the token and the CA from the cluster's folder; a second source would only disagree.
+            var conflict = adding is null ? "--host: only with --add NAME (a host added to the cluster in --out)"
+                : parse.GetValue(hosts) is not null ? "--hosts: not with --add, which adds one host (its address in --host) to the cluster in --out"
+                : parse.GetValue(names) is not null ? "--names: not with --add, which names the one host it adds"
+                : parse.GetValue(store) is not null ? "--store: not with --add, which takes the store from the cluster's folder (its hosts' node.conf)"
+                : null;
+            if (conflict is null) return InitAdd.Run(adding, ip, parse.GetValue(output), Console.Out);
+            Errors.Write(conflict);
+            return UsageExitCode;
+        });
         return command;
     }
 
@@ -86,7 +108,7 @@ public static class InitCommand
     }
 
     /// <summary>Creates the file with <paramref name="mode"/> (never an existing one: no window in which a secret is readable).</summary>
-    private static void WriteNew(string path, byte[] content, UnixFileMode mode)
+    internal static void WriteNew(string path, byte[] content, UnixFileMode mode)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;

@@ -41,10 +41,7 @@ public sealed partial record InitPlan(IReadOnlyList<InitHost> Hosts, string? Sto
         var addresses = new List<IPAddress>();
         foreach (var part in Split(hosts))
         {
-            if (!IPAddress.TryParse(part, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork || part.Count(c => c == '.') != 3)
-                throw new InitUsageException($"--hosts: '{part}' is not an IPv4 address");
-            if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.Broadcast))
-                throw new InitUsageException($"--hosts: {part} cannot be a host's address");
+            var ip = ParseHostAddress(part, "--hosts");
             if (addresses.Contains(ip)) throw new InitUsageException($"--hosts: {part} is listed twice");
             addresses.Add(ip);
         }
@@ -60,8 +57,7 @@ public sealed partial record InitPlan(IReadOnlyList<InitHost> Hosts, string? Sto
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var n in hostNames)
             {
-                if (!NamePattern().IsMatch(n) || n.Contains("..", StringComparison.Ordinal))
-                    throw new InitUsageException($"--names: '{n}' is not a valid node name (letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters)");
+                CheckNodeName(n, "--names");
                 if (!seen.Add(n)) throw new InitUsageException($"--names: '{n}' is listed twice");
             }
         }
@@ -89,6 +85,25 @@ public sealed partial record InitPlan(IReadOnlyList<InitHost> Hosts, string? Sto
             throw new InitUsageException("--store: that is an SQLite store, whose file cannot be shared between hosts; give a PostgreSQL connection string (Host=…;Database=…;Username=…;Password=…)");
         if (!Has("Host", "Server"))
             throw new InitUsageException("--store: a PostgreSQL connection string names its server (Host=…;Database=fabric;Username=fabric;Password=…)");
+    }
+
+    /// <summary>A host's IPv4 address as <paramref name="option"/> gives it, or a refusal naming the option.</summary>
+    /// <exception cref="InitUsageException">Not an IPv4 address, or one no host can have.</exception>
+    public static IPAddress ParseHostAddress(string text, string option)
+    {
+        if (!IPAddress.TryParse(text, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork || text.Count(c => c == '.') != 3)
+            throw new InitUsageException($"{option}: '{text}' is not an IPv4 address");
+        if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.Broadcast))
+            throw new InitUsageException($"{option}: {text} cannot be a host's address");
+        return ip;
+    }
+
+    /// <summary>Refuses a node name that cannot be a folder, a certificate's DNS name and an Akka role.</summary>
+    /// <exception cref="InitUsageException">Not a valid node name.</exception>
+    public static void CheckNodeName(string name, string option)
+    {
+        if (!NamePattern().IsMatch(name) || name.Contains("..", StringComparison.Ordinal))
+            throw new InitUsageException($"{option}: '{name}' is not a valid node name (letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters)");
     }
 
     private static string[] Split(string list)

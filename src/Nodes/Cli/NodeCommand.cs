@@ -19,6 +19,13 @@ public static class NodeCommand
     /// <summary>The node left the cluster because someone asked it to (<c>fabric ctl members leave</c>): not restarted.</summary>
     public const int LeftExitCode = 3;
 
+    /// <summary>
+    /// The configuration was refused before anything started (missing or unreadable file, no token, the SQLite store
+    /// under seeds on other hosts, an unreadable certificate): deploy/fabric-node.service does not restart this one
+    /// (RestartPreventExitStatus), since it would only be refused again every 5 s.
+    /// </summary>
+    public const int RefusedExitCode = 2;
+
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config", "-c")
@@ -108,9 +115,29 @@ public static class NodeCommand
         => string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
+    /// <summary>Why the actor system shut down by itself, in words an operator can act on.</summary>
+    public static string DescribeShutdown(CoordinatedShutdown.Reason? reason) => reason switch
+    {
+        null => "the actor system terminated without a shutdown reason",
+        CoordinatedShutdown.ClusterDowningReason => "the cluster downed it (the split brain resolver, or `fabric ctl members down`)",
+        CoordinatedShutdown.ClusterJoinUnsuccessfulReason => "it could not join the cluster through its seeds",
+        // Akka.Remote 1.5.74 (TcpHandlers.UserEventTriggered) runs CoordinatedShutdown whenever a TLS handshake this node
+        // started fails: a peer that does not trust us, but also a peer whose connection closed before the handshake ended.
+        _ when reason.GetType().Name == "TlsHandshakeFailureReason" =>
+            $"Akka.Remote stops a node whenever a TLS handshake it started fails ({reason}): a peer whose certificate or trust differs, " +
+            "or a peer that closed the connection mid-handshake (it was stopping or crashing)",
+        _ => $"{reason.GetType().Name}: {reason}",
+    };
+
+    private static int Refuse(string message)
+    {
+        Errors.Write(message);
+        return RefusedExitCode;
+    }
+
     private static async Task<int> RunAsync(FileInfo file, bool verbose)
     {
-        if (!file.Exists) return Errors.Fail($"the configuration file {file.FullName} does not exist");
+        if (!file.Exists) return Refuse($"the configuration file {file.FullName} does not exist");
 
         Config config;
         NodeStartup startup;
@@ -126,10 +153,10 @@ public static class NodeCommand
                 : null;
             _ = Fabric.Actors.Cluster.RemoteTls.From(config); // a missing or unreadable certificate: one line now, not an Akka stack later
         }
-        catch (CliException e) { return Errors.Fail(e.Message); }
+        catch (CliException e) { return Refuse(e.Message); }
         catch (Exception e) when (e is ConfigurationException or FormatException or IOException)
         {
-            return Errors.Fail($"cannot read {file.FullName}: {e.Message}");
+            return Refuse($"cannot read {file.FullName}: {e.Message}");
         }
 
         // ASP.NET Core logs at Information by default; a node is quiet unless asked (or told otherwise by the environment).
@@ -166,9 +193,11 @@ public static class NodeCommand
             {
                 // Asked to leave (fabric ctl members leave): done, and not to be brought back by a supervisor. Downed or
                 // anything else: a failure, which fabric up and systemd answer with a restart (it rejoins).
-                var left = CoordinatedShutdown.Get(runtime.System).ShutdownReason is CoordinatedShutdown.ClusterLeavingReason;
+                var reason = CoordinatedShutdown.Get(runtime.System).ShutdownReason;
+                var left = reason is CoordinatedShutdown.ClusterLeavingReason;
                 exitCode = left ? LeftExitCode : 1;
                 if (left) Console.WriteLine($"fabric node {runtime.Self.Name}: left the cluster on request (exit {LeftExitCode}: not restarted)");
+                else Errors.Write($"{runtime.Self.Name} shut down: {DescribeShutdown(reason)}; exit 1, so its supervisor restarts it");
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

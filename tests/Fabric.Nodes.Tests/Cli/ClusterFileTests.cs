@@ -41,6 +41,22 @@ public class ClusterFileTests
         finally { dir.Delete(true); }
     }
 
+    [LinuxFact]
+    public void Cluster_json_holds_the_admin_token_so_only_its_owner_may_read_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("fabric-cluster-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "cluster.json");
+            File.WriteAllText(path, "{}"); // an older one, world-readable
+            File.WriteAllText(path + ".tmp", "left over by a crash");
+            UpPlan.Create(new UpOptions(1, dir.FullName, 6000), "tok").ToClusterFile().Write(path);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(path));
+            Assert.Equal("tok", ClusterFile.Read(path).Token);
+        }
+        finally { dir.Delete(true); }
+    }
+
     [Fact]
     public void Ctl_takes_flags_then_the_environment_then_the_cluster_file()
     {

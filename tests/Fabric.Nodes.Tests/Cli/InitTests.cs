@@ -186,7 +186,7 @@ public sealed class InitTests : IDisposable
     }
 
     [LinuxFact]
-    public async Task Fabric_node_on_SQLite_with_a_seed_on_another_host_exits_1_with_one_line_before_it_binds_anything()
+    public async Task Fabric_node_on_SQLite_with_a_seed_on_another_host_exits_2_with_one_line_before_it_binds_anything()
     {
         var conf = Path.Combine(_dir.FullName, "split.conf");
         await File.WriteAllTextAsync(conf, """
@@ -196,12 +196,134 @@ public sealed class InitTests : IDisposable
             akka.cluster.seed-nodes = ["akka.tcp://fabric@10.0.0.2:4050"]
             """);
         var r = await RunFabricAsync(_dir.FullName, "node", "--config", conf);
-        Assert.True(r.Code == 1, r.ToString());
+        // 2: refused, which the unit does not restart (RestartPreventExitStatus=2); 1 would crash-loop it every 5 s.
+        Assert.True(r.Code == NodeCommand.RefusedExitCode, r.ToString());
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length == 1, r.ToString());
         Assert.Contains("SQLite", lines[0], StringComparison.Ordinal);
         Assert.Contains("akka.tcp://fabric@10.0.0.2:4050", lines[0], StringComparison.Ordinal);
     }
+
+    [LinuxFact]
+    public void Add_signs_a_new_host_with_the_clusters_CA_gives_it_the_clusters_store_token_and_seeds_and_appends_it_to_cluster_json()
+    {
+        Assert.Equal(0, InitCommand.Run("10.0.0.1,10.0.0.2,10.0.0.3", null, Store, Out, TextWriter.Null));
+        var before = Snapshot(Out);
+        var token = ClusterFile.Read(Path.Combine(Out, "cluster.json")).Token;
+
+        var stdout = new StringWriter();
+        Assert.Equal(0, InitAdd.Run("node-4", "10.0.0.4", Out, stdout));
+        Assert.Contains("node-4", stdout.ToString(), StringComparison.Ordinal);
+
+        // Nothing of the existing hosts or the CA changed; only cluster.json and the new folder are new.
+        var after = Snapshot(Out);
+        foreach (var (path, content) in before.Where(f => !f.Key.EndsWith("cluster.json", StringComparison.Ordinal)))
+            Assert.True(after.TryGetValue(path, out var now) && now == content, $"{path} changed");
+        var dir = Path.Combine(Out, "node-4");
+        const UnixFileMode secret = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(secret | UnixFileMode.UserExecute, Mode(dir));
+        Assert.Equal(secret, Mode(Path.Combine(dir, "node.pfx")));
+        Assert.Equal(secret, Mode(Path.Combine(dir, "node.conf")));
+        Assert.Equal(secret, Mode(Path.Combine(Out, "cluster.json")));
+        Assert.Equal(File.ReadAllText(Path.Combine(Out, "ca.crt")), File.ReadAllText(Path.Combine(dir, "ca.crt")));
+
+        using var ca = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(Out, "ca.crt"));
+        using var cert = X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(dir, "node.pfx"), null);
+        Assert.True(cert.HasPrivateKey);
+        Assert.True(RemoteTls.IsIssuedBy(cert, ca, out var why), why);
+        var san = cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        Assert.Equal([IPAddress.Parse("10.0.0.4")], san.EnumerateIPAddresses());
+        Assert.Equal(["node-4"], san.EnumerateDnsNames());
+
+        var cluster = ClusterFile.Read(Path.Combine(Out, "cluster.json"));
+        Assert.Equal(token, cluster.Token);
+        Assert.Equal(["node-1", "node-2", "node-3", "node-4"], cluster.Nodes.Select(n => n.Name));
+        Assert.Equal(new ClusterFileNode("node-4", "10.0.0.4", "akka.ssl.tcp://fabric@10.0.0.4:4050", "https://10.0.0.4:4051"), cluster.Nodes[3]);
+
+        // node.conf as `fabric node` reads it: the cluster's store and configured token, its own address, every other host a seed.
+        var file = Path.Combine(dir, "node.conf");
+        var config = NodeCommand.ResolveFiles(FabricHocon.Load(file), dir);
+        var settings = FabricSettings.From(config);
+        Assert.Equal(Store, settings.StoreConnectionString);
+        Assert.Equal("node-4", settings.NodeName);
+        Assert.Equal("10.0.0.4", settings.VtepAddress.ToString());
+        Assert.Equal("10.0.0.4", config.GetString("akka.remote.dot-netty.tcp.hostname"));
+        Assert.Equal(cluster.Nodes.Take(3).Select(n => n.Akka), config.GetStringList("akka.cluster.seed-nodes"));
+        var startup = NodeCommand.Resolve(config, file, _ => null);
+        Assert.Equal(token, startup.Token);
+        Assert.Equal("https://10.0.0.4:4051", startup.HttpUrl);
+        var tls = RemoteTls.From(config);
+        Assert.NotNull(tls);
+        Assert.Equal(cert.Thumbprint, tls.Certificate.Thumbprint);
+        NodeCommand.RefuseSplitJournal(config, file);
+    }
+
+    [LinuxFact]
+    public void Adding_to_a_lone_host_stops_it_listing_itself_as_its_seed()
+    {
+        Assert.Equal(0, InitCommand.Run("10.0.0.1", null, Store, Out, TextWriter.Null));
+        var stdout = new StringWriter();
+        Assert.Equal(0, InitAdd.Run("node-2", "10.0.0.2", Out, stdout));
+        // Listing itself, node-1 would form a second cluster if it restarted alone; now each lists the other.
+        Assert.Equal(["akka.ssl.tcp://fabric@10.0.0.2:4050"], FabricHocon.Load(Path.Combine(Out, "node-1", "node.conf")).GetStringList("akka.cluster.seed-nodes"));
+        Assert.Equal(["akka.ssl.tcp://fabric@10.0.0.1:4050"], FabricHocon.Load(Path.Combine(Out, "node-2", "node.conf")).GetStringList("akka.cluster.seed-nodes"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Mode(Path.Combine(Out, "node-1", "node.conf")));
+        Assert.Contains("node-1's node.conf changed", stdout.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("node-2", "10.0.0.9", "--add", "already a node")]
+    [InlineData("NODE-2", "10.0.0.9", "--add", "already a node")]
+    [InlineData("node-4", "10.0.0.2", "--host", "already the address of node-2")]
+    [InlineData("node-4", "10.0.0.300", "--host", "not an IPv4 address")]
+    [InlineData("node/4", "10.0.0.4", "--add", "not a valid node name")]
+    [InlineData("node-4", null, "--host", "IPv4")]
+    [InlineData("leftover", "10.0.0.4", "--add", "already exists")]
+    [InlineData("no-ca-key", "10.0.0.4", "--out", "ca.key is missing")]
+    [InlineData("no-cluster", "10.0.0.4", "--out", "has no cluster.json")]
+    [InlineData("sqlite", "10.0.0.4", "--add", "SQLite")]
+    public void Add_refuses_naming_the_option_and_writes_nothing(string name, string? host, string option, string detail)
+    {
+        if (name == "sqlite") Assert.Equal(0, InitCommand.Run("10.0.0.1", null, null, Out, TextWriter.Null));
+        else Assert.Equal(0, InitCommand.Run("10.0.0.1,10.0.0.2", null, Store, Out, TextWriter.Null));
+        if (name == "leftover") Directory.CreateDirectory(Path.Combine(Out, name));
+        if (name == "no-ca-key") File.Delete(Path.Combine(Out, "ca.key"));
+        if (name == "no-cluster") File.Delete(Path.Combine(Out, "cluster.json"));
+        var before = Snapshot(Out);
+
+        var e = Assert.Throws<InitUsageException>(() => InitAdd.Plan(name, host, Out));
+        Assert.StartsWith(option + ":", e.Message, StringComparison.Ordinal);
+        Assert.Contains(detail, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(InitCommand.UsageExitCode, InitAdd.Run(name, host, Out, TextWriter.Null));
+        Assert.Equal(before, Snapshot(Out));
+    }
+
+    [LinuxFact]
+    public async Task Add_with_options_of_a_new_cluster_or_host_without_add_exits_2_with_one_line()
+    {
+        Assert.Equal(0, InitCommand.Run("10.0.0.1,10.0.0.2", null, Store, Out, TextWriter.Null));
+        foreach (var (args, option) in new[]
+                 {
+                     (new[] { "--add", "node-3", "--host", "10.0.0.3", "--store", Store }, "--store"),
+                     (new[] { "--add", "node-3", "--host", "10.0.0.3", "--hosts", "10.0.0.3" }, "--hosts"),
+                     (new[] { "--host", "10.0.0.3" }, "--host"),
+                 })
+        {
+            var r = await RunFabricAsync(_dir.FullName, ["init", "--out", Out, .. args]);
+            Assert.True(r.Code == 2, r.ToString());
+            Assert.StartsWith($"error: {option}:", r.Stderr, StringComparison.Ordinal);
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        var added = await RunFabricAsync(_dir.FullName, "init", "--out", Out, "--add", "node-3", "--host", "10.0.0.3");
+        Assert.True(added.Code == 0, added.ToString());
+        Assert.Equal(3, ClusterFile.Read(Path.Combine(Out, "cluster.json")).Nodes.Count);
+    }
+
+    /// <summary>Every file under <paramref name="dir"/> with its content and mode.</summary>
+    private static Dictionary<string, string> Snapshot(string dir)
+        => Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => f, f => $"{(OperatingSystem.IsWindows() ? "" : File.GetUnixFileMode(f).ToString())} {Convert.ToBase64String(File.ReadAllBytes(f))}");
 
     /// <summary>Runs the built <c>fabric</c> to its end (30 s at most).</summary>
     internal static async Task<ProcessResult> RunFabricAsync(string workingDirectory, params string[] args)

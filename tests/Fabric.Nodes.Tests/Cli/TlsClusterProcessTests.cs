@@ -308,6 +308,16 @@ public sealed class NodeProcess
 
     public string Name { get; }
     public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Whether it exited within <paramref name="timeout"/> (its output read to the end then).</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var wait = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(wait.Token); }
+        catch (OperationCanceledException) { return false; }
+        return true;
+    }
 
     public string Output
     {
