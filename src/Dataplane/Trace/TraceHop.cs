@@ -72,4 +72,6 @@ public struct TraceHop
     public long SnapshotVersion;
     /// <summary>Stopwatch timestamp.</summary>
     public long AtTicks;
+    /// <summary>The hop's number on this dataplane thread: orders the hops of one node.</summary>
+    public long Sequence;
 }

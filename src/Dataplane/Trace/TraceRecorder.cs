@@ -77,6 +77,7 @@ public sealed class TraceRecorder
         Interlocked.Exchange(ref s.Seq, 2 * n + 1);
         s.Hop = hop;
         s.Hop.AtTicks = Stopwatch.GetTimestamp();
+        s.Hop.Sequence = n;
         Volatile.Write(ref s.Seq, 2 * n + 2);
         Volatile.Write(ref _written, n + 1);
     }

@@ -20,6 +20,7 @@ public static class CtlCommand
             FloodGroupsCommand.Create(),
             CountersCommand.Create(),
             DropsCommand.Create(),
+            TraceCommand.Create(),
             TokensCommand.Create(),
         };
         return ctl;
