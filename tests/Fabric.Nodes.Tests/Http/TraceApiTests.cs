@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
 using Fabric.Nodes.Tests.Cli;
 using Xunit.Abstractions;
 
@@ -134,21 +136,73 @@ public sealed class TraceApiTests(TraceCluster c, ITestOutputHelper output) : IC
         Problem.Assert(await api.Post("/api/v1/trace", new { endpoint = Id(c.A), destination = "10.71.2.2", count = 11 }), HttpStatusCode.BadRequest, "count");
     }
 
-    /// <summary>Last: it moves b. Every trace while b moves arrives (old port draining, or the new one), and the new location shows.</summary>
+    /// <summary>Every trace while an endpoint moves arrives (at its old port, draining, or the new one), and the new location shows.</summary>
     [Fact]
-    public async Task Z_a_trace_during_a_move_shows_the_new_location()
+    public async Task A_trace_during_a_move_shows_the_new_location()
     {
-        var moved = await c.Api.Put($"/api/v1/endpoints/{Id(c.B)}/node", new { node = TraceCluster.Name(2) });
+        // An endpoint of its own: the other tests expect b where it is.
+        var m = await c.Api.Create("/api/v1/endpoints", new { name = $"m-{Guid.NewGuid():N}"[..10], network = c.NetworkId, subnet = c.B["subnet"]!.GetValue<string>(),
+            node = TraceCluster.Name(1), port = new { kind = "guest" } });
+        await HttpNodeFixture.Eventually(async () =>
+            Probe(await Trace(new { endpoint = Id(c.A), destination = Ip(m), stopAtLastHop = true }))["node"]?.GetValue<string>() == TraceCluster.Name(1),
+            TimeSpan.FromSeconds(20), "m reachable on trace-2");
+
+        var moved = await c.Api.Put($"/api/v1/endpoints/{Id(m)}/node", new { node = TraceCluster.Name(2) });
         Assert.Equal(HttpStatusCode.OK, moved.Status);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         JsonObject probe;
         do
         {
-            probe = Probe(await Trace(new { endpoint = Id(c.A), destination = Ip(c.B), stopAtLastHop = true }, node: 1));
+            probe = Probe(await Trace(new { endpoint = Id(c.A), destination = Ip(m), stopAtLastHop = true }, node: 1));
             Assert.Equal("delivered", probe["verdict"]!.GetValue<string>());
         } while (probe["node"]!.GetValue<string>() != TraceCluster.Name(2) && DateTime.UtcNow < deadline);
         Assert.Equal(TraceCluster.Name(2), probe["node"]!.GetValue<string>());
         Assert.Contains(TraceCluster.Name(2), Hops(probe).Single(h => Kind(h) == "encapsulated")["decision"]!["details"]!["vtep"]!.GetValue<string>());
         Assert.DoesNotContain(TraceCluster.Name(1), Hops(probe).Select(h => h["node"]!.GetValue<string>()));
+    }
+
+    /// <summary>
+    /// trace-2 holds a stale table for d (it places d on trace-3, as a lost update would leave it) while trace-1 still
+    /// sends to trace-2: the probe is dropped there by split horizon, and the trace names trace-2 and the reason.
+    /// </summary>
+    [Fact]
+    public async Task A_probe_dropped_by_split_horizon_names_the_node_and_the_reason()
+    {
+        var vni = Random.Shared.Next(5_000_000, 6_000_000);
+        var l2 = (await c.Api.Create("/api/v1/networks", new { name = $"trace-l2-{vni}", vni, kind = "l2", cidr = "10.72.0.0/16" }))["id"]!.GetValue<string>();
+        var cc = await c.Api.Create("/api/v1/endpoints", new { name = "l2-c", network = l2, node = TraceCluster.Name(0), port = new { kind = "guest" } });
+        var d = await c.Api.Create("/api/v1/endpoints", new { name = "l2-d", network = l2, node = TraceCluster.Name(1), port = new { kind = "guest" } });
+        var rt2 = c.Cluster.Runtimes[1];
+        for (int i = 0; i < 2; i++)
+        {
+            var rt = c.Cluster.Runtimes[i];
+            await HttpNodeFixture.Eventually(() => Task.FromResult(rt.Snapshots.Current.TryGetNetwork(vni, out var n) && n.Fdb.Count == 2),
+                TimeSpan.FromSeconds(20), $"{TraceCluster.Name(i)} knows c and d");
+        }
+        Assert.Equal("delivered", Probe(await Trace(new { endpoint = Id(cc), destination = Ip(d), stopAtLastHop = true }))["verdict"]!.GetValue<string>());
+
+        var before = rt2.Snapshots.Current;
+        before.TryGetNetwork(vni, out var live);
+        var v1 = c.Cluster.Runtimes[0].Self.Vtep;
+        var stale = new NetworkStateBuilder(vni, live.Name, NetworkKind.L2) { LocalVtep = rt2.Self.Vtep }
+            .Member(v1).Member(c.Cluster.Runtimes[2].Self.Vtep)
+            .Endpoint(MacAddress.Parse(cc["mac"]!.GetValue<string>()), Ipv4Address.Parse(Ip(cc)), Location.Remote(v1))
+            .Endpoint(MacAddress.Parse(d["mac"]!.GetValue<string>()), Ipv4Address.Parse(Ip(d)), Location.Remote(c.Cluster.Runtimes[2].Self.Vtep))
+            .Build();
+        var tampered = before.WithNetwork(stale);
+        rt2.Snapshots.Publish(tampered);
+        try
+        {
+            var probe = Probe(await Trace(new { endpoint = Id(cc), destination = Ip(d) }));
+            Assert.Equal(("dropped", "SplitHorizon", TraceCluster.Name(1)),
+                (probe["verdict"]!.GetValue<string>(), probe["reason"]!.GetValue<string>(), probe["node"]!.GetValue<string>()));
+            Assert.Equal(["received", "fdb-hit", "encapsulated", "decapsulated", "fdb-hit", "dropped"], Hops(probe).Select(Kind));
+            Assert.Equal("bridge", Hops(probe).Last()["stage"]!.GetValue<string>());
+        }
+        finally
+        {
+            // Put the node's own table back unless its publisher installed a newer one meanwhile.
+            if (ReferenceEquals(rt2.Snapshots.Current, tampered)) rt2.Snapshots.Publish(before);
+        }
     }
 }
