@@ -115,7 +115,8 @@ public sealed class PipelineContext
         TraceHop(ref m, TraceAction.Delivered, portId);
         var frame = Batch.Frame(i);
         if (m.EtherType == EtherTypes.Ipv4 && Ipv4Header.TryParse(frame.Slice(m.L3Offset), out var ip) == PacketError.None)
-            Trace.ExpectReply(m.Network?.Vni ?? 0, ip.Source.Value, ip.Destination.Value, ip.Protocol, m.Trace, NowMs);
+            Trace.ExpectReply(m.Network?.Vni ?? 0, ip.Source.Value, ip.Destination.Value, ip.Protocol,
+                TraceRecorder.L4Key(ip.Protocol, ip.Payload, reverse: true), m.Trace, NowMs);
         return true;
     }
 

@@ -26,6 +26,8 @@ public sealed class TraceRecorder
         public uint ReplySource;
         public uint ReplyDestination;
         public byte Protocol;
+        /// <summary>The answer's ICMP identifier, or its TCP/UDP ports (source &lt;&lt; 16 | destination): one answer per probe.</summary>
+        public uint L4;
         public int Trace;
         public long UntilMs;
     }
@@ -100,8 +102,20 @@ public sealed class TraceRecorder
         return found;
     }
 
+    /// <summary>
+    /// The key an answer carries in its transport header (<paramref name="l4"/>: the IPv4 payload): the ICMP identifier,
+    /// or the TCP/UDP ports as source &lt;&lt; 16 | destination; <paramref name="reverse"/> for the probe (ports swapped).
+    /// </summary>
+    public static uint L4Key(byte protocol, ReadOnlySpan<byte> l4, bool reverse)
+    {
+        if (protocol == Packets.IpProtocols.Icmp) return l4.Length >= 6 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(l4.Slice(4)) : 0u;
+        if (l4.Length < 4) return 0;
+        var ports = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(l4);
+        return reverse ? (ports << 16) | (ports >> 16) : ports;
+    }
+
     /// <summary>Dataplane thread only: a probe was delivered; its answer (source and destination swapped) is traced too.</summary>
-    public void ExpectReply(int vni, uint probeSource, uint probeDestination, byte protocol, int trace, long nowMs)
+    public void ExpectReply(int vni, uint probeSource, uint probeDestination, byte protocol, uint replyL4, int trace, long nowMs)
     {
         var slot = -1;
         for (int k = 0; k < _expectedCount; k++)
@@ -113,13 +127,13 @@ public sealed class TraceRecorder
         }
         _expected[slot] = new Expected
         {
-            Vni = vni, ReplySource = probeDestination, ReplyDestination = probeSource, Protocol = protocol,
+            Vni = vni, ReplySource = probeDestination, ReplyDestination = probeSource, Protocol = protocol, L4 = replyL4,
             Trace = (trace & (TraceMark.ProbeMask | TraceMark.NoDeliverBit)) | TraceMark.ReplyBit, UntilMs = nowMs + ReplyWindowMs,
         };
     }
 
     /// <summary>Dataplane thread only: the trace value of a frame from a port that answers a delivered probe, else 0.</summary>
-    public int MatchReply(int vni, uint source, uint destination, byte protocol, long nowMs)
+    public int MatchReply(int vni, uint source, uint destination, byte protocol, uint l4, long nowMs)
     {
         for (int k = 0; k < _expectedCount; k++)
         {
@@ -130,7 +144,7 @@ public sealed class TraceRecorder
                 k--;
                 continue;
             }
-            if (e.Vni != vni || e.ReplySource != source || e.ReplyDestination != destination || e.Protocol != protocol) continue;
+            if (e.Vni != vni || e.ReplySource != source || e.ReplyDestination != destination || e.Protocol != protocol || e.L4 != l4) continue;
             var trace = e.Trace;
             _expected[k] = _expected[--_expectedCount];
             return trace;

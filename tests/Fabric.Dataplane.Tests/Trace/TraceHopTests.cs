@@ -130,6 +130,10 @@ public class TraceHopTests
         Assert.Equal(0, o.Single.Bytes[0] & 1); // the VM gets the inner frame only
         Assert.Equal((TraceStage.OverlayDeliver, TraceAction.Delivered), Steps(node)[^1]);
 
+        // Another echo between the same two (another identifier) is not the probe's answer.
+        node.FromPort(PWeb1, Frames.Ping(VpcGatewayMac, Web1, Web1Ip, Web2Ip, id: 8));
+        Assert.DoesNotContain(Hops(node), h => TraceMark.IsReply(h.Probe));
+
         // The VM answers: its frame from the port is recognised and traced as the reply, towards B, marked.
         var reply = node.FromPort(PWeb1, Frames.Ping(VpcGatewayMac, Web1, Web1Ip, Web2Ip));
         Assert.Equal(Probe | TraceMark.ReplyBit, TraceMark.Read(reply.Single.Bytes));

@@ -71,7 +71,9 @@ public static class InputNode
         if (frame.Length < EthernetFrame.HeaderLength + Ipv4Header.MinLength) return 0;
         if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12)) != EtherTypes.Ipv4) return 0;
         var ip = frame.Slice(EthernetFrame.HeaderLength);
+        var ihl = (ip[0] & 0x0F) * 4;
+        if (ihl < Ipv4Header.MinLength || ip.Length < ihl) return 0;
         return ctx.Trace.MatchReply(vni, BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(12)), BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(16)),
-            ip[9], ctx.NowMs);
+            ip[9], TraceRecorder.L4Key(ip[9], ip.Slice(ihl), reverse: false), ctx.NowMs);
     }
 }
