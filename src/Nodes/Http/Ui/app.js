@@ -33,7 +33,8 @@
 
   async function post(path, body) {
     const r = await fetch(path, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    if (r.status === 401 || r.status === 403) throw new Refused(await problem(r));
+    // 403 here is a read token asking for a write (a trace sends frames): say so, keep the page open.
+    if (r.status === 401) throw new Refused(await problem(r));
     if (!r.ok) throw new Error(await problem(r));
     return r.json();
   }
