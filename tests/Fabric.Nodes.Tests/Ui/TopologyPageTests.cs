@@ -113,11 +113,13 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
 
         await Assertions.Expect(page.Locator("#trace-note")).ToHaveAttributeAsync("data-verdict", "delivered");
         await Assertions.Expect(page.Locator("#trace-note")).ToContainTextAsync($"delivered on {UiCluster.Name(1)}");
+        // b's machine answered: its hops are listed too, marked as the answer's.
+        await Assertions.Expect(page.Locator("#trace-hops li[data-reply][data-kind='absorbed']")).ToHaveCountAsync(1);
         // The path: one arrow from ui-1 to ui-2 over the topology, both nodes ringed, and every hop listed.
         await Assertions.Expect(page.Locator("#trace line.hop")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator($"#trace circle[data-trace-node='{UiCluster.Name(0)}']")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator($"#trace circle[data-trace-node='{UiCluster.Name(1)}']")).ToHaveCountAsync(1);
-        await Assertions.Expect(page.Locator("#trace-hops li[data-kind='routed']")).ToContainTextAsync("route 10.61.0.0/16");
+        await Assertions.Expect(page.Locator("#trace-hops li[data-kind='routed']:not([data-reply])")).ToContainTextAsync("route 10.61.0.0/16");
         await Assertions.Expect(page.Locator("#trace-hops li[data-kind='delivered']")).ToContainTextAsync(UiCluster.Name(1));
 
         // A drop draws no arrow and says where and why.

@@ -389,7 +389,7 @@
       const probe = t.probes[0];
       drawTrace(probe.hops);
       // The answer's hops are listed under the probe's (the path drawn is the probe's).
-      if (probe.reply) for (const h of probe.reply.hops) $('#trace-hops').append(el('li', { 'data-kind': h.decision.kind }, `answer · ${h.node} · ${h.stage}: ${h.decision.summary}`));
+      if (probe.reply) for (const h of probe.reply.hops) $('#trace-hops').append(el('li', { 'data-kind': h.decision.kind, 'data-reply': 'yes' }, `answer · ${h.node} · ${h.stage}: ${h.decision.summary}`));
       note.textContent = `probe ${verdict(probe)}${probe.reply ? '; answer ' + verdict(probe.reply) : ''} (${Math.round(t.elapsedMs)} ms)`;
       note.dataset.verdict = probe.verdict;
     } catch (e) {
