@@ -121,6 +121,8 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
         await Assertions.Expect(page.Locator($"#trace circle[data-trace-node='{UiCluster.Name(1)}']")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("#trace-hops li[data-kind='routed']:not([data-reply])")).ToContainTextAsync("route 10.61.0.0/16");
         await Assertions.Expect(page.Locator("#trace-hops li[data-kind='delivered']")).ToContainTextAsync(UiCluster.Name(1));
+        if (Environment.GetEnvironmentVariable("FABRIC_UI_SCREENSHOTS") is { Length: > 0 } dir)
+            await page.Locator("#topology-panel").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(dir, "ui-trace.png") });
 
         // A drop draws no arrow and says where and why.
         await page.FillAsync("#trace-destination", "10.99.9.9");
