@@ -85,8 +85,11 @@ public static class TraceCommand
     private static string Verdict(JsonObject leg)
     {
         var verdict = CtlClient.Text(leg["verdict"]);
+        var last = CtlClient.Text((leg["hops"] as JsonArray)?.LastOrDefault()?["decision"]?["kind"]);
         return verdict switch
         {
+            "delivered" when last == "stopped" => $"reached {CtlClient.Text(leg["port"])} on {CtlClient.Text(leg["node"])}: stopped there, not delivered",
+            "delivered" when last == "absorbed" => $"reached {CtlClient.Text(leg["port"])} on {CtlClient.Text(leg["node"])}: kept from the VM (it never sent the probe)",
             "delivered" => $"delivered on {CtlClient.Text(leg["node"])} to {CtlClient.Text(leg["port"])}",
             "external" => $"sent to external VTEP {CtlClient.Text(leg["vtep"])} by {CtlClient.Text(leg["node"])} (the trace ends there)",
             _ => $"dropped{(leg["node"] is null ? "" : " on " + CtlClient.Text(leg["node"]))}: {CtlClient.Text(leg["reason"])}",
