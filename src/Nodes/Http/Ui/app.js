@@ -349,7 +349,9 @@
     for (const h of hops) if (pos.has(h.node) && path[path.length - 1] !== h.node) path.push(h.node);
     for (let i = 1; i < path.length; i++) {
       const p = pos.get(path[i - 1]), q = pos.get(path[i]);
-      layer.append(svg('line', { class: 'hop', x1: p.x, y1: p.y, x2: q.x, y2: q.y, 'data-hop': i }));
+      // From ring to ring (r 50), so the arrow head and the node names stay visible.
+      const dx = q.x - p.x, dy = q.y - p.y, len = Math.hypot(dx, dy) || 1, ux = dx / len * 50, uy = dy / len * 50;
+      layer.append(svg('line', { class: 'hop', x1: p.x + ux, y1: p.y + uy, x2: q.x - ux, y2: q.y - uy, 'data-hop': i }));
     }
     // Every node the packet was seen on gets a ring, so a trace that ends where it began still shows.
     for (const n of new Set(path)) {
@@ -371,6 +373,9 @@
   }
 
   function verdict(leg) {
+    const last = leg.hops.length ? leg.hops[leg.hops.length - 1].decision.kind : '';
+    if (leg.verdict === 'delivered' && last === 'stopped') return `reached ${leg.port} on ${leg.node}, stopped there (not delivered)`;
+    if (leg.verdict === 'delivered' && last === 'absorbed') return `reached ${leg.port} on ${leg.node}, kept from the VM`;
     if (leg.verdict === 'delivered') return `delivered on ${leg.node} to ${leg.port}`;
     if (leg.verdict === 'external') return `sent to external VTEP ${leg.vtep} by ${leg.node}`;
     return `dropped${leg.node ? ' on ' + leg.node : ''}: ${leg.reason}`;
