@@ -157,6 +157,8 @@ public sealed class FabricRuntime : IAsyncDisposable
             system.ActorOf(DataplaneEventPumpActor.Props(engine.Events, vteps, dp?.GetTimeSpan("event-drain-interval", TimeSpan.FromMilliseconds(5))),
                 "dataplane-events");
         system.ActorOf(NodeQueryActor.Props(name, holder, engine?.Counters, engine is null ? null : () => engine.Events.Lost, engine?.DropSamples), "query");
+        // Live trace (issue 12): injects probes here, reads this node's hops, keeps the dataplane's Fabric VTEP list.
+        system.ActorOf(Tracing.TraceActor.Props(name, holder, engine), Tracing.TraceActor.Name);
 
         // Stop the dataplane only after the cluster has been left gracefully.
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "stop-dataplane", () =>

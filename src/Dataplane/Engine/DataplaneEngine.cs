@@ -58,6 +58,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
     private readonly ConcurrentQueue<Command> _commands = new();
     // Ids of descriptor-less ports that woke: only the dataplane thread dequeues.
     private readonly ConcurrentQueue<int> _ready = new();
+    // Live-trace probes (issue 12): frames the actors built, taken in at a port as if its VM had sent them.
+    private readonly ConcurrentQueue<(int PortId, byte[] Frame, int Trace)> _probes = new();
     private readonly int _epoll;
     private readonly int _wakeFd;
     private IDataplanePort?[] _ports = new IDataplanePort?[16];
@@ -96,6 +98,18 @@ public sealed unsafe class DataplaneEngine : IDisposable
     public Counters.DataplaneCounters Counters => _pipeline.Counters;
     /// <summary>The last dropped packets per reason; null when sampling is off (<see cref="EngineOptions.DropSamplesPerReason"/>).</summary>
     public DropSampler? DropSamples => _pipeline.Samples;
+    /// <summary>The hops of traced packets (issue 12).</summary>
+    public Tracing.TraceRecorder TraceHops => _pipeline.Trace;
+
+    /// <summary>
+    /// Any thread: the next batch takes <paramref name="frame"/> in at port <paramref name="portId"/> as if its VM had
+    /// sent it, traced as <paramref name="trace"/> (<see cref="Tracing.TraceMark"/>).
+    /// </summary>
+    public void InjectProbe(int portId, byte[] frame, int trace)
+    {
+        _probes.Enqueue((portId, frame, trace));
+        Signal();
+    }
     public bool Running => _thread is { IsAlive: true } && !_stopping;
     /// <summary>The OS thread id, once started (for affinity checks).</summary>
     public int ThreadId { get; private set; }
@@ -264,6 +278,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
             if (!_commands.IsEmpty) ApplyCommands();
             _batch.Clear();
             _tx.Clear();
+            if (!_probes.IsEmpty) TakeProbes();
             var half = _options.BatchSize / 2;
             var anyPorts = _fdPorts.Count > 0 || _active.Count > 0 || !_ready.IsEmpty;
             if (_underlay is not null) _underlay.Receive(_batch, anyPorts ? half : _options.BatchSize);
@@ -295,6 +310,12 @@ public sealed unsafe class DataplaneEngine : IDisposable
             _pipeline.Process(_snapshots.Current, _batch, _tx, Environment.TickCount64);
             Transmit();
         }
+    }
+
+    private void TakeProbes()
+    {
+        while (!_batch.IsFull && _probes.TryDequeue(out var p))
+            if (_batch.AddFromPort(p.PortId, p.Frame)) _batch.Meta(_batch.Count - 1).Trace = p.Trace;
     }
 
     /// <summary>

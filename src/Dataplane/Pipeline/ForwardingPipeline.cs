@@ -2,6 +2,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Pipeline.Nodes;
 using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -26,6 +27,9 @@ public sealed class ForwardingPipeline
     /// <summary>The drop samples, when sampling is on.</summary>
     public DropSampler? Samples => _ctx.Samples;
 
+    /// <summary>The hops of traced packets this pipeline forwarded (issue 12).</summary>
+    public TraceRecorder Trace => _ctx.Trace;
+
     public DataplaneCounters Counters { get; } = new();
     public EventRing Events { get; }
 
@@ -40,13 +44,14 @@ public sealed class ForwardingPipeline
         Counters.Batches++;
         Counters.Packets += batch.Count;
 
-        InputNode.Run(ctx);
-        EthernetNode.Run(ctx);
-        ArpSuppressionNode.Run(ctx);
-        ProxyArpNode.Run(ctx);
-        BridgeNode.Run(ctx);
-        RouterNode.Run(ctx);
-        OverlayDeliverNode.Run(ctx);
-        DropCountNode.Run(ctx);
+        // The stage is named once per stage per batch, for the hops traced packets record in it.
+        ctx.Stage = TraceStage.Input; InputNode.Run(ctx);
+        ctx.Stage = TraceStage.Ethernet; EthernetNode.Run(ctx);
+        ctx.Stage = TraceStage.ArpSuppression; ArpSuppressionNode.Run(ctx);
+        ctx.Stage = TraceStage.ProxyArp; ProxyArpNode.Run(ctx);
+        ctx.Stage = TraceStage.Bridge; BridgeNode.Run(ctx);
+        ctx.Stage = TraceStage.Router; RouterNode.Run(ctx);
+        ctx.Stage = TraceStage.OverlayDeliver; OverlayDeliverNode.Run(ctx);
+        ctx.Stage = TraceStage.None; DropCountNode.Run(ctx);
     }
 }

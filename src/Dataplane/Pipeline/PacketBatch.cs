@@ -43,6 +43,12 @@ public struct PacketMeta
     /// frame leaves towards a peer that needs it (offsets from the frame's start). Default: a plain frame.
     /// </summary>
     public Offload.OffloadInfo Offload;
+    /// <summary>
+    /// 0: not traced (every stage pays one predictable branch on it). Else the probe id and flags
+    /// (<see cref="Tracing.TraceMark"/>): set by the engine for an injected probe, by the input stage for a marked
+    /// VXLAN frame from a Fabric member or for the probed endpoint's answer.
+    /// </summary>
+    public int Trace;
 }
 
 /// <summary>

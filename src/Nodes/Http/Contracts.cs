@@ -69,6 +69,15 @@ public sealed record BulkDeleteEndpointsRequest(
 public sealed record MoveEndpointRequest([property: Required, Description("node name")] string? Node);
 
 [JsonExample("""{"target": "10.1.1.3", "count": 3}""")]
+/// <summary><c>POST /api/v1/trace</c>: probes from an endpoint's port (issue 12).</summary>
+public sealed record TraceRequest(
+    [property: Required, Description("the id of the endpoint the probes leave from, as if its VM sent them")] string? Endpoint,
+    [property: Required, Description("IPv4 address")] string? Destination,
+    [property: Description("icmp (echo request, default), tcp (SYN) or udp")] string? Protocol = null,
+    [property: Description("destination port, 1..65535: required for tcp and udp, not allowed for icmp")] int? Port = null,
+    [property: Description("probes, 1..10 (default 1)")] int? Count = null,
+    [property: Description("stop every probe at its last hop, counted, instead of delivering it to the destination VM (default false)")] bool? StopAtLastHop = null);
+
 public sealed record PingRequest(
     [property: Required, Description("IPv4 address")] string? Target,
     [property: Description("echo requests, 1..100 (default 3)")] int? Count = null,

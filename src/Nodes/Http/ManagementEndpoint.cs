@@ -118,6 +118,7 @@ public static class ManagementEndpoint
         NodeRoutes.Map(app);
         TokenRoutes.Map(app);
         AlarmRoutes.Map(app);
+        TraceRoutes.Map(app);
         var feed = runtime.System.ActorOf(Fabric.Actors.Feed.EventFeedActor.Props(runtime));
         app.Lifetime.ApplicationStopped.Register(() => feed.Tell(Akka.Actor.PoisonPill.Instance, Akka.Actor.ActorRefs.NoSender));
         EventRoutes.Map(app, feed);

@@ -53,6 +53,13 @@ public sealed class CtlProcessTests(CtlCluster cluster, ITestOutputHelper output
         var ping = await PingUntilAnsweredAsync("five-vm-a", "10.10.2.10");
         Assert.Matches(@"^five-vm-a → 10\.10\.2\.10: 3 sent, 3 received, 0% loss; rtt min/avg/max [0-9./]+ ms; ttl 64$", ping.Stdout.Trim());
 
+        // The same path, hop by hop: the route taken on node-1, delivered on node-2, and the answer back.
+        var trace = (await Ctl("trace", "five-vm-a", "10.10.2.10")).Ok().Stdout;
+        Assert.Contains("route 10.10.0.0/16 → local", trace);
+        Assert.Contains("delivered on node-2 to five-vm-b", trace);
+        Assert.Contains("answer reached five-vm-a", trace);
+        Assert.Contains("stopped there, not delivered", (await Ctl("trace", "five-vm-a", "10.10.2.10", "--tcp", "443", "--no-deliver")).Ok().Stdout);
+
         // What node-1 forwards with: both VMs' MACs in blue's FDB, vm-b's behind node-2's VTEP.
         var fdb = (await Ctl("fdb", "node-1", "--network", "five-blue", "--json")).Ok().Json();
         var entries = fdb["entries"]!.AsArray();
@@ -67,6 +74,8 @@ public sealed class CtlProcessTests(CtlCluster cluster, ITestOutputHelper output
         Assert.StartsWith($"moved endpoint {vmB["id"]!.GetValue<string>()} to node-3", move.Stdout.Trim());
         Assert.Equal("node-3", (await Ctl("endpoints", "show", "five-vm-b", "--json")).Ok().Json()["node"]!.GetValue<string>());
         await PingUntilAnsweredAsync("five-vm-a", "10.10.2.10");
+        var moved = (await Ctl("trace", "five-vm-a", "10.10.2.10", "--json")).Ok().Json()["probes"]![0]!;
+        Assert.Equal(("delivered", "node-3"), (moved["verdict"]!.GetValue<string>(), moved["node"]!.GetValue<string>()));
     }
 
     [RealManagementEndpointFact]

@@ -99,6 +99,40 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
     }
 
     [ChromiumFact]
+    public async Task A_trace_run_from_the_page_draws_its_hops()
+    {
+        var page = await cluster.OpenAsync(1);
+        await SignInAsync(page, UiCluster.Token);
+        // vm-1 (ui-1) to vm-2 (ui-2): neither is moved by another test.
+        var from = cluster.Endpoints[0]["id"]!.GetValue<string>();
+        var to = cluster.Endpoints[1]["ip"]!.GetValue<string>();
+        await Assertions.Expect(page.Locator($"#trace-endpoint option[value='{from}']")).ToHaveCountAsync(1);
+        await page.SelectOptionAsync("#trace-endpoint", from);
+        await page.FillAsync("#trace-destination", to);
+        await page.ClickAsync("[data-testid=trace-run]");
+
+        await Assertions.Expect(page.Locator("#trace-note")).ToHaveAttributeAsync("data-verdict", "delivered");
+        await Assertions.Expect(page.Locator("#trace-note")).ToContainTextAsync($"delivered on {UiCluster.Name(1)}");
+        // b's machine answered: its hops are listed too, marked as the answer's.
+        await Assertions.Expect(page.Locator("#trace-hops li[data-reply][data-kind='absorbed']")).ToHaveCountAsync(1);
+        // The path: one arrow from ui-1 to ui-2 over the topology, both nodes ringed, and every hop listed.
+        await Assertions.Expect(page.Locator("#trace line.hop")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator($"#trace circle[data-trace-node='{UiCluster.Name(0)}']")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator($"#trace circle[data-trace-node='{UiCluster.Name(1)}']")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("#trace-hops li[data-kind='routed']:not([data-reply])")).ToContainTextAsync("route 10.61.0.0/16");
+        await Assertions.Expect(page.Locator("#trace-hops li[data-kind='delivered']")).ToContainTextAsync(UiCluster.Name(1));
+        if (Environment.GetEnvironmentVariable("FABRIC_UI_SCREENSHOTS") is { Length: > 0 } dir)
+            await page.Locator("#topology-panel").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(dir, "ui-trace.png") });
+
+        // A drop draws no arrow and says where and why.
+        await page.FillAsync("#trace-destination", "10.99.9.9");
+        await page.ClickAsync("[data-testid=trace-run]");
+        await Assertions.Expect(page.Locator("#trace-note")).ToHaveAttributeAsync("data-verdict", "dropped");
+        await Assertions.Expect(page.Locator("#trace-note")).ToContainTextAsync($"dropped on {UiCluster.Name(0)}: NoRoute");
+        await Assertions.Expect(page.Locator("#trace line.hop")).ToHaveCountAsync(0);
+    }
+
+    [ChromiumFact]
     public async Task A_wrong_token_is_refused_with_a_visible_message()
     {
         var page = await cluster.OpenAsync(2);

@@ -2,6 +2,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -40,6 +41,7 @@ public static class ArpSuppressionNode
             {
                 ArpReply.WriteInPlace(frame, m.L3Offset, known, arp.TargetIp, senderMac, senderIp);
                 net.Counters.ArpAnswered++;
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.ArpAnswered, port.Id, mac: known.Value);
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;
                 continue;

@@ -1,5 +1,6 @@
 using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -26,6 +27,7 @@ public static class BridgeNode
 
             if (!dst.IsMulticast && net.Fdb.TryGet(dst, out var entry))
             {
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.FdbHit, entry.Location.PortId, entry.Location.Vtep, dst.Value);
                 if (entry.Location.IsLocal)
                 {
                     if (fromPort && entry.Location.PortId == m.InPort) ctx.Drop(ref m, DropReason.Hairpin);
@@ -34,20 +36,30 @@ public static class BridgeNode
                 else if (fromPort && !ctx.FitsUnderlay(in m)) ctx.Drop(ref m, DropReason.TooBig);
                 else if (fromPort) ctx.EmitToVtep(i, ref m, entry.Location.Vtep, net.Vni, net.Counters);
                 // Sent by a peer before it learned of a move: the old port still takes it while it drains.
-                else if (net.TryGetDraining(dst, out var drainPort)) ctx.EmitToPort(i, ref m, drainPort);
+                else if (net.TryGetDraining(dst, out var drainPort))
+                {
+                    if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Draining, drainPort, mac: dst.Value);
+                    ctx.EmitToPort(i, ref m, drainPort);
+                }
                 else ctx.Drop(ref m, DropReason.SplitHorizon);
                 continue;
             }
 
             net.Counters.Flooded++;
             var ports = net.LocalPorts;
+            if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Flooded, mac: dst.Value, count: ports.Length + (fromPort ? net.FloodList.Length : 0));
             for (int p = 0; p < ports.Length; p++)
                 if (!(fromPort && ports[p] == m.InPort)) ctx.EmitToPort(i, ref m, ports[p]);
             if (!fromPort) continue;
             var flood = net.FloodList;
             // A switch drops a frame too big for a port on that port only: the local copies above went out; the
             // copies for the overlay are not made and the frame counts once as TooBig.
-            if (flood.Length > 0 && !ctx.FitsUnderlay(in m)) { m.Drop = DropReason.TooBig; continue; }
+            if (flood.Length > 0 && !ctx.FitsUnderlay(in m))
+            {
+                m.Drop = DropReason.TooBig;
+                if (m.Trace != 0) ctx.TraceDrop(ref m, DropReason.TooBig);
+                continue;
+            }
             for (int v = 0; v < flood.Length; v++) ctx.EmitToVtep(i, ref m, flood[v], net.Vni, net.Counters);
         }
     }

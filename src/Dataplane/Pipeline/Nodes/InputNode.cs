@@ -1,5 +1,9 @@
 using Fabric.Dataplane.Counters;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Packets;
+using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -28,6 +32,9 @@ public static class InputNode
                 net.Counters.RxPackets++;
                 net.Counters.RxBytes += m.Length;
                 m.Next = PipelineStep.Ethernet;
+                // Only while a delivered probe's answer may come: is this it? (One predictable branch otherwise.)
+                if (m.Trace == 0 && ctx.Trace.ExpectingReplies) m.Trace = MatchReply(ctx, batch.Frame(i), net.Vni);
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Received, m.InPort);
                 continue;
             }
 
@@ -42,11 +49,31 @@ public static class InputNode
             if (!network.IsMember(m.OuterSource.Address, out var member)) { ctx.Drop(ref m, DropReason.NotFromMember); continue; }
             // From here on the sender is known by the endpoint it listens on, not the ephemeral port it sent from.
             m.OuterSource = member;
+            if ((vx.Bytes[0] & TraceMark.FlagTraced) != 0) m.Trace = MarkOf(ctx, vx.Bytes, member);
             m.Offset += VxlanHeader.Length;
             m.Length -= VxlanHeader.Length;
             network.Counters.Decapsulated++;
             network.Counters.RxBytes += m.Length;
             m.Next = PipelineStep.Ethernet;
+            if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Decapsulated, -1, member);
         }
+    }
+
+    /// <summary>A traced packet's mark, honoured from Fabric members only (another VTEP's reserved bits mean nothing here).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int MarkOf(PipelineContext ctx, ReadOnlySpan<byte> vxlan, in VtepEndpoint member)
+        => ctx.Trace.IsFabricMember(member) ? TraceMark.Read(vxlan) : 0;
+
+    /// <summary>The trace value when this untagged IPv4 frame answers a probe delivered here, else 0.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int MatchReply(PipelineContext ctx, ReadOnlySpan<byte> frame, int vni)
+    {
+        if (frame.Length < EthernetFrame.HeaderLength + Ipv4Header.MinLength) return 0;
+        if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(12)) != EtherTypes.Ipv4) return 0;
+        var ip = frame.Slice(EthernetFrame.HeaderLength);
+        var ihl = (ip[0] & 0x0F) * 4;
+        if (ihl < Ipv4Header.MinLength || ip.Length < ihl) return 0;
+        return ctx.Trace.MatchReply(vni, BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(12)), BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(16)),
+            ip[9], TraceRecorder.L4Key(ip[9], ip.Slice(ihl), reverse: false), ctx.NowMs);
     }
 }

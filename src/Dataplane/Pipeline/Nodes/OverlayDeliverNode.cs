@@ -2,6 +2,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -27,9 +28,16 @@ public static class OverlayDeliverNode
             if (dst.IsMulticast) { ctx.Drop(ref m, DropReason.MulticastInL3); continue; }
             var net = m.Network!;
             int portId;
-            if (net.Fdb.TryGet(dstMac, out var entry) && entry.Location.IsLocal) portId = entry.Location.PortId;
+            if (net.Fdb.TryGet(dstMac, out var entry) && entry.Location.IsLocal)
+            {
+                portId = entry.Location.PortId;
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.FdbHit, portId, mac: dstMac.Value);
+            }
             // Sent by a peer before it learned of a move: the old port still takes it while it drains.
-            else if (net.TryGetDraining(dstMac, out portId)) { }
+            else if (net.TryGetDraining(dstMac, out portId))
+            {
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Draining, portId, mac: dstMac.Value);
+            }
             else
             {
                 ctx.Raise(DataplaneEventKind.Unresolved, net.Vni, dstMac, dst, Location.Remote(m.OuterSource));

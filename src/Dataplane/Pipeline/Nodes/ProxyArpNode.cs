@@ -2,6 +2,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -62,6 +63,7 @@ public static class ProxyArpNode
             }
             ArpReply.WriteInPlace(frame, m.L3Offset, answer, target, senderMac, senderIp);
             net.Counters.ArpAnswered++;
+            if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.ArpAnswered, port.Id, mac: answer.Value);
             ctx.EmitToPort(i, ref m, port.Id);
             m.Next = PipelineStep.Done;
         }

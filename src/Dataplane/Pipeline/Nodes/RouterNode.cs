@@ -3,6 +3,7 @@ using Fabric.Dataplane.Counters;
 using Fabric.Dataplane.Events;
 using Fabric.Dataplane.Packets;
 using Fabric.Dataplane.Tables;
+using Fabric.Dataplane.Tracing;
 
 namespace Fabric.Dataplane.Pipeline.Nodes;
 
@@ -39,6 +40,7 @@ public static class RouterNode
             {
                 if (!GatewayEcho.TryAnswer(frame, m.L3Offset, ip, net.GatewayMac)) { ctx.Drop(ref m, DropReason.GatewayNotEcho); continue; }
                 net.Counters.GatewayEchoReplies++;
+                if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.GatewayEcho, port.Id, mac: net.GatewayMac.Value);
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;
                 continue;
@@ -68,6 +70,7 @@ public static class RouterNode
                     }
                     break;
             }
+            if (m.Trace != 0) ctx.TraceRoute(ref m, in route, nextMac);
             if (!outNet.Fdb.TryGet(nextMac, out var entry)) { ctx.Drop(ref m, DropReason.NoNeighbour); continue; }
             if (!entry.Location.IsLocal && !ctx.FitsUnderlay(in m))
             {

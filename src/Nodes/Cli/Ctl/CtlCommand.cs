@@ -21,6 +21,7 @@ public static class CtlCommand
             CountersCommand.Create(),
             DropsCommand.Create(),
             AlarmsCommand.Create(),
+            TraceCommand.Create(),
             TokensCommand.Create(),
         };
         return ctl;

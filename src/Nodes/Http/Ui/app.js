@@ -31,6 +31,14 @@
     return r.json();
   }
 
+  async function post(path, body) {
+    const r = await fetch(path, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    // 403 here is a read token asking for a write (a trace sends frames): say so, keep the page open.
+    if (r.status === 401) throw new Refused(await problem(r));
+    if (!r.ok) throw new Error(await problem(r));
+    return r.json();
+  }
+
   async function problem(r) {
     try { const p = await r.json(); return p.detail || p.title || r.statusText; } catch { return r.statusText; }
   }
@@ -316,6 +324,7 @@
       if (eps.length > shown.length) g.append(svg('text', { class: 'small', 'text-anchor': 'middle', y: 62 }, `+${eps.length - shown.length} more`));
       layer.append(g);
     }
+    fillTraceEndpoints();
     drawTrace(state.trace);
   }
 
@@ -340,9 +349,59 @@
     for (const h of hops) if (pos.has(h.node) && path[path.length - 1] !== h.node) path.push(h.node);
     for (let i = 1; i < path.length; i++) {
       const p = pos.get(path[i - 1]), q = pos.get(path[i]);
-      layer.append(svg('line', { class: 'hop', x1: p.x, y1: p.y, x2: q.x, y2: q.y, 'data-hop': i }));
+      // From ring to ring (r 50), so the arrow head and the node names stay visible.
+      const dx = q.x - p.x, dy = q.y - p.y, len = Math.hypot(dx, dy) || 1, ux = dx / len * 50, uy = dy / len * 50;
+      layer.append(svg('line', { class: 'hop', x1: p.x + ux, y1: p.y + uy, x2: q.x - ux, y2: q.y - uy, 'data-hop': i }));
     }
-    for (const h of hops) list.append(el('li', {}, `${h.node} · ${h.stage}: ${h.decision}`));
+    // Every node the packet was seen on gets a ring, so a trace that ends where it began still shows.
+    for (const n of new Set(path)) {
+      const p = pos.get(n);
+      layer.append(svg('circle', { class: 'hop-node', cx: p.x, cy: p.y, r: 50, 'data-trace-node': n }));
+    }
+    for (const h of hops) {
+      const d = typeof h.decision === 'string' ? h.decision : (h.decision.summary || h.decision.kind);
+      list.append(el('li', { 'data-kind': h.decision.kind || '' }, `${h.reply ? 'answer · ' : ''}${h.node} · ${h.stage}: ${d}`));
+    }
+  }
+
+  function fillTraceEndpoints() {
+    const sel = $('#trace-endpoint');
+    const chosen = sel.value;
+    const eps = [...state.endpoints.values()].filter((e) => e.ip).sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+    sel.replaceChildren(...eps.map((e) => el('option', { value: e.id }, `${e.name || e.id} (${e.ip}, ${e.node})`)));
+    if (chosen && state.endpoints.has(chosen)) sel.value = chosen;
+  }
+
+  function verdict(leg) {
+    const last = leg.hops.length ? leg.hops[leg.hops.length - 1].decision.kind : '';
+    if (leg.verdict === 'delivered' && last === 'stopped') return `reached ${leg.port} on ${leg.node}, stopped there (not delivered)`;
+    if (leg.verdict === 'delivered' && last === 'absorbed') return `reached ${leg.port} on ${leg.node}, kept from the VM`;
+    if (leg.verdict === 'delivered') return `delivered on ${leg.node} to ${leg.port}`;
+    if (leg.verdict === 'external') return `sent to external VTEP ${leg.vtep} by ${leg.node}`;
+    return `dropped${leg.node ? ' on ' + leg.node : ''}: ${leg.reason}`;
+  }
+
+  async function runTrace(ev) {
+    ev.preventDefault();
+    const protocol = $('#trace-protocol').value;
+    const body = { endpoint: $('#trace-endpoint').value, destination: $('#trace-destination').value.trim(), protocol };
+    if (protocol !== 'icmp') body.port = Number($('#trace-port').value);
+    if ($('#trace-no-deliver').checked) body.stopAtLastHop = true;
+    const note = $('#trace-note');
+    note.textContent = 'tracing…';
+    try {
+      const t = await post('/api/v1/trace', body);
+      const probe = t.probes[0];
+      drawTrace(probe.hops);
+      // The answer's hops are listed under the probe's (the path drawn is the probe's).
+      if (probe.reply) for (const h of probe.reply.hops) $('#trace-hops').append(el('li', { 'data-kind': h.decision.kind, 'data-reply': 'yes' }, `answer · ${h.node} · ${h.stage}: ${h.decision.summary}`));
+      note.textContent = `probe ${verdict(probe)}${probe.reply ? '; answer ' + verdict(probe.reply) : ''} (${Math.round(t.elapsedMs)} ms)`;
+      note.dataset.verdict = probe.verdict;
+    } catch (e) {
+      if (e instanceof Refused) { sessionStorage.removeItem(KEY); ask(e.message); return; }
+      note.textContent = `trace refused: ${e.message || e}`;
+      note.dataset.verdict = 'error';
+    }
   }
 
   window.fabricUi = { drawTrace, state };
@@ -355,6 +414,7 @@
       sessionStorage.setItem(KEY, token);
       open();
     });
+    $('#trace-form').addEventListener('submit', runTrace);
     $('#forget').addEventListener('click', () => {
       sessionStorage.removeItem(KEY);
       if (stream) stream.abort();
