@@ -53,6 +53,28 @@ public sealed class TopologyPageTests(UiCluster cluster, ITestOutputHelper outpu
         output.WriteLine(await page.Locator("#nodes").InnerTextAsync());
     }
 
+    /// <summary>
+    /// A large fabric (past ?fold=N endpoints; 500 by default): each network is folded until opened, and a filter finds
+    /// an endpoint by name, IP or node, so the page never lays out every row of 100,000 on a change.
+    /// </summary>
+    [ChromiumFact]
+    public async Task A_large_fabric_folds_its_networks_and_a_filter_finds_an_endpoint()
+    {
+        var page = await cluster.OpenAsync(0, "?fold=1");
+        await SignInAsync(page, UiCluster.Token);
+        var network = page.Locator($"#networks details.network[data-network='{cluster.NetworkId}']");
+        await Assertions.Expect(network).ToHaveCountAsync(1);
+        await Assertions.Expect(network).ToContainTextAsync($"{UiCluster.Nodes} endpoints");
+        await Assertions.Expect(page.Locator("#networks tr[data-endpoint]")).ToHaveCountAsync(0); // folded: no rows laid out
+        var e = cluster.Endpoints[1];
+        await page.Locator("#endpoint-filter").FillAsync(e["ip"]!.GetValue<string>());
+        await Assertions.Expect(page.Locator("#networks tr[data-endpoint]")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator($"#networks tr[data-endpoint='{e["id"]}']")).ToBeVisibleAsync();
+        await page.Locator("#endpoint-filter").FillAsync("");
+        await network.Locator("summary").ClickAsync(); // opened by hand: every row of the network
+        await Assertions.Expect(page.Locator("#networks tr[data-endpoint]")).ToHaveCountAsync(UiCluster.Nodes);
+    }
+
     [ChromiumFact]
     public async Task A_move_shows_on_the_page_without_reloading()
     {

@@ -53,12 +53,12 @@ public sealed class UiCluster : IAsyncLifetime
     }
 
     /// <summary>A fresh tab (its own sessionStorage) on <paramref name="node"/>'s page, with a wide viewport.</summary>
-    public async Task<IPage> OpenAsync(int node = 0)
+    public async Task<IPage> OpenAsync(int node = 0, string query = "")
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(15_000);
-        await page.GotoAsync(Urls[node] + "/ui");
+        await page.GotoAsync(Urls[node] + "/ui" + query);
         return page;
     }
 

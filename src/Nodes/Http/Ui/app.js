@@ -8,6 +8,17 @@
   let token = sessionStorage.getItem(KEY);
   let stream = null;
   let floodTimer = null;
+  // Redraws asked by events are coalesced (at most one per part every 150 ms): a bulk load sends thousands of endpoint
+  // events a second, and each full redraw is O(endpoints).
+  const dirty = new Set();
+  let drawTimer = null;
+  // Beyond this many endpoints a network's table is folded (opened on demand, at most TableRows rows, with a filter):
+  // a page that lays out 100,000 rows on every change is no page.
+  // (?fold=N on the page's address sets the threshold: ?fold=0 folds every network.)
+  const foldParam = new URLSearchParams(location.search).get('fold');
+  const OpenBelow = foldParam !== null && /^\d+$/.test(foldParam) ? Number(foldParam) : 500, TableRows = 500;
+  const opened = new Set();
+  let filter = '';
   const $ = (s) => document.querySelector(s);
   const el = (tag, attrs = {}, ...children) => {
     const e = document.createElement(tag);
@@ -161,8 +172,7 @@
     const had = state.members.get(m.name) || {};
     if (m.status === 'removed') state.members.delete(m.name);
     else state.members.set(m.name, { ...had, name: m.name, address: m.address, status: m.status, vtep: m.vtep ?? had.vtep, reachable: m.reachable });
-    renderNodes();
-    renderTopology();
+    soon('nodes', 'topology');
   }
 
   function onEndpoint(c) {
@@ -173,9 +183,7 @@
       if (c.kind === 'moved') { state.moved.add(c.endpointId); setTimeout(() => { state.moved.delete(c.endpointId); renderTopology(); }, 4000); }
     }
     if (c.network && !state.networks.has(c.network)) load().catch(() => {});
-    renderNetworks();
-    renderNodes();
-    renderTopology();
+    soon('networks', 'nodes', 'topology');
     refreshFloodSoon();
   }
 
@@ -187,6 +195,30 @@
     b.textContent = on ? 'live' : (why || 'offline');
   }
 
+  function soon(...parts) {
+    for (const p of parts) dirty.add(p);
+    if (drawTimer) return;
+    drawTimer = setTimeout(() => {
+      drawTimer = null;
+      const now = [...dirty];
+      dirty.clear();
+      if (now.includes('nodes')) renderNodes();
+      if (now.includes('networks')) renderNetworks();
+      if (now.includes('topology')) renderTopology();
+    }, 150);
+  }
+
+  // Endpoints grouped once per redraw (by node or network): O(endpoints), not O(endpoints × groups).
+  function groupBy(key) {
+    const groups = new Map();
+    for (const e of state.endpoints.values()) {
+      const k = e[key];
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(e);
+    }
+    return groups;
+  }
+
   function render() {
     renderNodes();
     renderNetworks();
@@ -196,33 +228,57 @@
   }
 
   const statusClass = (m) => (!m.reachable ? 'unreachable' : m.status === 'up' ? 'up' : m.status === 'down' ? 'down' : 'other');
-  const endpointsOn = (node) => [...state.endpoints.values()].filter((e) => e.node === node);
 
   function renderNodes() {
     const body = $('#nodes tbody');
+    const byNode = groupBy('node');
     body.replaceChildren(...[...state.members.values()].sort((a, b) => a.name.localeCompare(b.name)).map((m) =>
       el('tr', { 'data-node': m.name },
         el('td', {}, m.name),
         el('td', { class: `status-${statusClass(m)}` }, m.reachable ? m.status : `${m.status}, unreachable`),
         el('td', { class: 'mono' }, m.vtep || ''),
-        el('td', {}, endpointsOn(m.name).length))));
+        el('td', {}, (byNode.get(m.name) || []).length))));
   }
 
   function renderNetworks() {
     const root = $('#networks');
     const nets = [...state.networks.values()].sort((a, b) => a.vni - b.vni);
     if (nets.length === 0) { root.replaceChildren(el('p', { class: 'muted' }, 'No networks yet.')); return; }
-    root.replaceChildren(...nets.map((n) => {
-      const eps = [...state.endpoints.values()].filter((e) => e.network === n.id).sort((a, b) => (a.name || '').localeCompare(b.name || ''));
-      return el('div', { class: 'network', 'data-network': n.id },
-        el('h3', {}, `${n.name} `, el('span', {}, `VNI ${n.vni}, ${n.kind}${n.cidr ? `, ${n.cidr}` : ''}`)),
-        eps.length === 0 ? el('p', { class: 'muted' }, 'no endpoints') :
-          el('table', { class: 'endpoints' },
-            el('thead', {}, el('tr', {}, el('th', {}, 'endpoint'), el('th', {}, 'IP'), el('th', {}, 'MAC'), el('th', {}, 'node'))),
-            el('tbody', {}, ...eps.map((e) => el('tr', { 'data-endpoint': e.id, class: state.moved.has(e.id) ? 'moved' : '' },
-              el('td', {}, e.name || e.id), el('td', { class: 'mono' }, e.ip || ''), el('td', { class: 'mono' }, e.mac || ''),
-              el('td', { class: 'node' }, e.node || ''))))));
-    }));
+    const byNetwork = groupBy('network');
+    const large = state.endpoints.size > OpenBelow;
+    const f = filter.trim().toLowerCase();
+    const matches = (e) => !f || [e.name, e.id, e.ip, e.mac, e.node].some((v) => v && String(v).toLowerCase().includes(f));
+    const search = el('input', { id: 'endpoint-filter', type: 'search', placeholder: 'filter endpoints: name, IP, MAC or node', value: filter });
+    search.addEventListener('input', () => {
+      filter = search.value;
+      renderNetworks();
+      const again = $('#endpoint-filter');
+      again.focus();
+      again.setSelectionRange(again.value.length, again.value.length);
+    });
+    const sections = nets.map((n) => {
+      const all = byNetwork.get(n.id) || [];
+      const eps = all.filter(matches).sort((a, b) => (a.name || '').localeCompare(b.name || ''));
+      const title = el('h3', {}, `${n.name} `, el('span', {}, `VNI ${n.vni}, ${n.kind}${n.cidr ? `, ${n.cidr}` : ''}, ${all.length} endpoints`));
+      if (f && eps.length === 0) return null;
+      const table = () => eps.length === 0 ? el('p', { class: 'muted' }, 'no endpoints') :
+        el('table', { class: 'endpoints' },
+          el('thead', {}, el('tr', {}, el('th', {}, 'endpoint'), el('th', {}, 'IP'), el('th', {}, 'MAC'), el('th', {}, 'node'))),
+          el('tbody', {}, ...eps.slice(0, TableRows).map((e) => el('tr', { 'data-endpoint': e.id, class: state.moved.has(e.id) ? 'moved' : '' },
+            el('td', {}, e.name || e.id), el('td', { class: 'mono' }, e.ip || ''), el('td', { class: 'mono' }, e.mac || ''),
+            el('td', { class: 'node' }, e.node || '')))),
+          eps.length > TableRows ? el('caption', { class: 'muted' }, `first ${TableRows} of ${eps.length}: filter to narrow`) : '');
+      if (!large) return el('div', { class: 'network', 'data-network': n.id }, title, table());
+      // A large fabric: each network folded until opened (or until a filter picks its endpoints).
+      const box = el('details', { class: 'network', 'data-network': n.id }, el('summary', {}, title));
+      if (opened.has(n.id) || f) { box.open = true; box.append(table()); }
+      box.addEventListener('toggle', () => {
+        if (box.open) { opened.add(n.id); if (box.children.length === 1) box.append(table()); }
+        else opened.delete(n.id);
+      });
+      return box;
+    }).filter((x) => x);
+    root.replaceChildren(...(large ? [search] : []), ...sections);
   }
 
   function renderAlarms() {
@@ -276,6 +332,7 @@
       if (!pairs.has(k)) pairs.set(k, new Set());
       pairs.get(k).add(net);
     };
+    const byNetwork = groupBy('network');
     for (const n of state.networks.values()) {
       let asked = false;
       for (const m of nodes) {
@@ -285,7 +342,7 @@
         for (const v of members) if (byVtep.has(v)) add(m.name, byVtep.get(v), n.name);
       }
       if (asked) continue;
-      const hosts = [...new Set([...state.endpoints.values()].filter((e) => e.network === n.id).map((e) => e.node))];
+      const hosts = [...new Set((byNetwork.get(n.id) || []).map((e) => e.node))];
       for (let i = 0; i < hosts.length; i++) for (let j = i + 1; j < hosts.length; j++) add(hosts[i], hosts[j], n.name);
     }
     return pairs;
@@ -304,14 +361,16 @@
       edges.append(svg('text', { class: 'flood-label', x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 - 4, 'text-anchor': 'middle' }, [...nets].join(', ')));
     }
     const alarmed = new Set([...state.alarms.values()].map((a) => a.node));
+    const byNode = groupBy('node');
     for (const m of nodes) {
       const p = pos.get(m.name);
       const g = svg('g', { class: `node ${statusClass(m) === 'up' ? '' : statusClass(m)} ${alarmed.has(m.name) ? 'alarm' : ''}`, 'data-node': m.name, transform: `translate(${p.x},${p.y})` });
       g.append(svg('circle', { class: 'body', r: 44 }));
       g.append(svg('text', { 'text-anchor': 'middle', y: -2 }, m.name));
       g.append(svg('text', { class: 'small', 'text-anchor': 'middle', y: 13 }, m.vtep || ''));
-      const eps = endpointsOn(m.name);
-      const shown = eps.slice(0, 12);
+      const eps = byNode.get(m.name) || [];
+      // The endpoints that just moved first: the page shows a move where it lands even on a crowded node.
+      const shown = [...eps.filter((e) => state.moved.has(e.id)), ...eps.filter((e) => !state.moved.has(e.id))].slice(0, 12);
       shown.forEach((e, i) => {
         const a = p.a + (i - (shown.length - 1) / 2) * 0.32;
         const ex = 70 * Math.cos(a), ey = 70 * Math.sin(a);
