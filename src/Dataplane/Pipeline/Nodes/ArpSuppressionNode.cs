@@ -39,7 +39,7 @@ public static class ArpSuppressionNode
             if (arp.Operation == ArpOperation.Request && net.Neighbours.TryGet(arp.TargetIp, out var known) && known != senderMac)
             {
                 ArpReply.WriteInPlace(frame, m.L3Offset, known, arp.TargetIp, senderMac, senderIp);
-                net.Counters.ArpAnswered++;
+                net.Counters.Lane(ctx.Lane).ArpAnswered++;
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;
                 continue;

@@ -39,7 +39,7 @@ public static class BridgeNode
                 continue;
             }
 
-            net.Counters.Flooded++;
+            net.Counters.Lane(ctx.Lane).Flooded++;
             var ports = net.LocalPorts;
             for (int p = 0; p < ports.Length; p++)
                 if (!(fromPort && ports[p] == m.InPort)) ctx.EmitToPort(i, ref m, ports[p]);

@@ -23,10 +23,10 @@ public static class InputNode
                 if (port is null || !snapshot.TryGetNetwork(port.Vni, out var net)) { ctx.Drop(ref m, DropReason.UnknownPort); continue; }
                 m.Port = port;
                 m.Network = net;
-                port.Counters.RxPackets++;
-                port.Counters.RxBytes += m.Length;
-                net.Counters.RxPackets++;
-                net.Counters.RxBytes += m.Length;
+                port.Counters.Lane(ctx.Lane).RxPackets++;
+                port.Counters.Lane(ctx.Lane).RxBytes += m.Length;
+                net.Counters.Lane(ctx.Lane).RxPackets++;
+                net.Counters.Lane(ctx.Lane).RxBytes += m.Length;
                 m.Next = PipelineStep.Ethernet;
                 continue;
             }
@@ -44,8 +44,8 @@ public static class InputNode
             m.OuterSource = member;
             m.Offset += VxlanHeader.Length;
             m.Length -= VxlanHeader.Length;
-            network.Counters.Decapsulated++;
-            network.Counters.RxBytes += m.Length;
+            network.Counters.Lane(ctx.Lane).Decapsulated++;
+            network.Counters.Lane(ctx.Lane).RxBytes += m.Length;
             m.Next = PipelineStep.Ethernet;
         }
     }

@@ -38,7 +38,7 @@ public static class RouterNode
             if (dst == subnet.Gateway)
             {
                 if (!GatewayEcho.TryAnswer(frame, m.L3Offset, ip, net.GatewayMac)) { ctx.Drop(ref m, DropReason.GatewayNotEcho); continue; }
-                net.Counters.GatewayEchoReplies++;
+                net.Counters.Lane(ctx.Lane).GatewayEchoReplies++;
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;
                 continue;
