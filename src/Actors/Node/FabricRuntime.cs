@@ -95,7 +95,7 @@ public sealed class FabricRuntime : IAsyncDisposable
             engine = DataplaneGroup.Create(holder, self.Vtep, new UnderlayOptions
             {
                 SourcePorts = dp?.GetInt("source-ports", 4) ?? 4, Gso = options.Offloads, Gro = options.Offloads,
-            }, options, dp?.GetInt("threads", 1) ?? 1);
+            }, options, options.Threads);
             underlay = engine.Underlays[0];
             engine.Start();
         }
@@ -172,6 +172,7 @@ public sealed class FabricRuntime : IAsyncDisposable
     public static EngineOptions DataplaneOptions(Akka.Configuration.Config? dp) => new()
     {
         Cpu = dp?.GetInt("cpu", -1) ?? -1,
+        Threads = Math.Clamp(dp?.GetInt("threads", 1) ?? 1, 1, Fabric.Dataplane.Counters.CounterLanes.Max),
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
         BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
