@@ -16,7 +16,7 @@ public sealed record EngineOptions
     public int TxCapacity { get; init; } = 8192;
     /// <summary>
     /// Dataplane threads of a node (<see cref="DataplaneGroup"/>, <c>fabric.dataplane.threads</c>): 1 by default (on the
-    /// 2-core test machine a second one bought multi-flow TCP but cost latency and 64-byte UDP: docs/benchmarks.md).
+    /// 2-core test machine a second one bought nothing on the median: docs/benchmarks.md "One dataplane thread against two").
     /// </summary>
     public int Threads { get; init; } = 1;
     /// <summary>The core to pin the thread to; -1 leaves placement to the scheduler.</summary>
