@@ -31,7 +31,8 @@ public static class ThroughputHarness
     private const string A = "10.20.1.10", B = "10.20.1.20";
     private const string UnderA = "10.99.0.1", UnderB = "10.99.0.2";
 
-    private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval);
+    private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval,
+        int[] Threads, int Streams);
 
     public static int Run(string[] args)
     {
@@ -51,12 +52,18 @@ public static class ThroughputHarness
             IperfCpu: int.Parse(Arg("--iperf-cpu") ?? (Environment.ProcessorCount > 1 ? "1" : "0"), CultureInfo.InvariantCulture),
             Tcp: only.Contains("tcp"), Udp: only.Contains("udp"),
             Pings: int.Parse(Arg("--pings") ?? "40", CultureInfo.InvariantCulture),
-            PingInterval: double.Parse(Arg("--ping-interval") ?? "0.05", CultureInfo.InvariantCulture));
+            PingInterval: double.Parse(Arg("--ping-interval") ?? "0.05", CultureInfo.InvariantCulture),
+            // --threads 1,2: Fabric with one and with two dataplane threads per node, interleaved in every repetition
+            // (fabric.dataplane.threads: thread k of a node pinned to its dataplane CPU + k).
+            Threads: (Arg("--threads") ?? "1").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(),
+            // -P: parallel iperf3 streams (TCP and UDP): several flows, which the kernel spreads over the threads.
+            Streams: int.Parse(Arg("-P") ?? Arg("--streams") ?? "1", CultureInfo.InvariantCulture));
         // Engine knobs for the latency experiments (fabric.dataplane.busy-poll); unset: EngineOptions' defaults.
         var busyPoll = Arg("--busy-poll-us") is { } bp ? int.Parse(bp, CultureInfo.InvariantCulture) : (int?)null;
         var spinPolls = Arg("--spin-polls") is { } sp ? int.Parse(sp, CultureInfo.InvariantCulture) : (int?)null;
         var tag = $"{Environment.ProcessId % 10000}";
         Console.WriteLine($"throughput: {o.Reps} repetition(s) of {o.Seconds} s, MTU {string.Join('/', o.Mtus)}, dataplane threads on CPU {string.Join('/', o.DataplaneCpus)}, " +
+            $"{string.Join('/', o.Threads)} dataplane thread(s) per node, {o.Streams} iperf3 stream(s), " +
             $"iperf3 and ping on CPU {(o.IperfCpu < 0 ? "any" : o.IperfCpu)}{(busyPoll is { } b ? $", busy-poll {b} µs" : "")}{(spinPolls is { } s ? $", spin-polls {s}" : "")}; load before: {File.ReadAllText("/proc/loadavg").Trim()}");
         var results = new Dictionary<string, List<Result>>();
         var order = new List<string>();
@@ -71,7 +78,9 @@ public static class ThroughputHarness
         for (int rep = 0; rep < o.Reps; rep++)
             foreach (var mtu in o.Mtus)
             {
-                Add($"Fabric, MTU {mtu}", Try(() => Fabric(tag, o, mtu, busyPoll, spinPolls)));
+                foreach (var threads in o.Threads)
+                    Add(o.Threads.Length == 1 && threads == 1 ? $"Fabric, MTU {mtu}" : $"Fabric, {threads} thread{(threads == 1 ? "" : "s")}, MTU {mtu}",
+                        Try(() => Fabric(tag, o, mtu, busyPoll, spinPolls, threads)));
                 Add($"Linux kernel VXLAN, MTU {mtu}", Try(() => Kernel(tag, o, mtu)));
             }
         Console.WriteLine();
@@ -118,7 +127,7 @@ public static class ThroughputHarness
         }
     }
 
-    private static Result Fabric(string tag, Options o, int mtu, int? busyPollUs, int? spinPolls)
+    private static Result Fabric(string tag, Options o, int mtu, int? busyPollUs, int? spinPolls, int threads)
     {
         var hA = $"fbh{tag}a";
         var hB = $"fbh{tag}b";
@@ -142,19 +151,23 @@ public static class ThroughputHarness
                 nodes[n].Holder.Publish(ForwardingSnapshot.Create(nodes[n].Vtep, [b.Build()],
                     [new PortState(1, "vm", 7001, n == 0 ? macA : macB, Ipv4Address.Parse(n == 0 ? A : B), true, 0, new PortCounters())]));
             }
-            // Each underlay socket is opened inside its host namespace (a socket keeps the namespace it was made in).
-            using var uA = InNamespace(hA, () => new UdpUnderlay(vtepA));
-            using var uB = InNamespace(hB, () => new UdpUnderlay(vtepB));
             var options = new EngineOptions { Cpu = o.DataplaneCpus[0], UnderlayMtu = mtu + 50 };
             if (busyPollUs is { } us) options = options with { BusyPollMicroseconds = us };
             if (spinPolls is { } sp) options = options with { SpinPolls = sp };
-            using var eA = new DataplaneEngine(nodes[0].Holder, uA, options);
-            using var eB = new DataplaneEngine(nodes[1].Holder, uB, options with { Cpu = o.DataplaneCpus[^1] });
+            // Each underlay socket is opened inside its host namespace (a socket keeps the namespace it was made in); one
+            // thread is one engine and one socket as the node runs it (fabric.dataplane.threads = 1).
+            using var eA = InNamespace(hA, () => DataplaneGroup.Create(nodes[0].Holder, vtepA, new UnderlayOptions(), options, threads));
+            using var eB = InNamespace(hB, () => DataplaneGroup.Create(nodes[1].Holder, vtepB, new UnderlayOptions(), options with { Cpu = o.DataplaneCpus[^1] }, threads));
+            if (eA.Threads != threads) Console.WriteLine($"  asked for {threads} dataplane threads, running {eA.Threads}");
             eA.Start();
             eB.Start();
-            eA.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}a", macA, Ipv4Address.Parse(A), 24, prefix.FirstHost, nsA, mtu))).Wait();
-            eB.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}b", macB, Ipv4Address.Parse(B), 24, prefix.FirstHost, nsB, mtu))).Wait();
-            return Measure(nsA, nsB, o);
+            eA.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}a", macA, Ipv4Address.Parse(A), 24, prefix.FirstHost, nsA, mtu, Queues: eA.Threads))).Wait();
+            eB.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}b", macB, Ipv4Address.Parse(B), 24, prefix.FirstHost, nsB, mtu, Queues: eB.Threads))).Wait();
+            var result = Measure(nsA, nsB, o);
+            if (threads > 1)
+                Console.WriteLine($"  packets per thread, node A: {string.Join(" / ", Enumerable.Range(0, eA.Threads).Select(k => eA.Counters.Lane(k).Packets))}, " +
+                    $"node B: {string.Join(" / ", Enumerable.Range(0, eB.Threads).Select(k => eB.Counters.Lane(k).Packets))}");
+            return result;
         }
         finally
         {
@@ -212,7 +225,8 @@ public static class ThroughputHarness
             Thread.Sleep(300);
             var before = BusyJiffies();
             var sw = Stopwatch.StartNew();
-            var tcp = Sh("ip", InNs(nsA, [.. pin, "iperf3", "-c", B, "-O", "1", "-t", o.Seconds.ToString(CultureInfo.InvariantCulture), "--json"]));
+            var tcp = Sh("ip", InNs(nsA, [.. pin, "iperf3", "-c", B, "-O", "1", "-t", o.Seconds.ToString(CultureInfo.InvariantCulture),
+                "-P", o.Streams.ToString(CultureInfo.InvariantCulture), "--json"]));
             var busy = (BusyJiffies() - before) / 100.0; // USER_HZ
             tcpCores = busy / sw.Elapsed.TotalSeconds;
             server.WaitForExit(5000);
@@ -227,7 +241,8 @@ public static class ThroughputHarness
         {
             var server = Process.Start(new ProcessStartInfo("ip", InNs(nsB, [.. pin, "iperf3", "-s", "-1", "--json"])) { RedirectStandardOutput = true })!;
             Thread.Sleep(300);
-            Sh("ip", InNs(nsA, [.. pin, "iperf3", "-u", "-c", B, "-t", o.Seconds.ToString(CultureInfo.InvariantCulture), "-l", "64", "-b", "0", "--json"]));
+            Sh("ip", InNs(nsA, [.. pin, "iperf3", "-u", "-c", B, "-t", o.Seconds.ToString(CultureInfo.InvariantCulture), "-l", "64", "-b", "0",
+                "-P", o.Streams.ToString(CultureInfo.InvariantCulture), "--json"]));
             var udpServer = server.StandardOutput.ReadToEnd();
             server.WaitForExit(5000);
             try

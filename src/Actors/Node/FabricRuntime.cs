@@ -43,7 +43,7 @@ public sealed class ConfigurationUnavailableException(string message, string cod
 /// </summary>
 public sealed class FabricRuntime : IAsyncDisposable
 {
-    private FabricRuntime(FabricNode node, NodeIdentity self, SnapshotHolder holder, DataplaneEngine? engine, UdpUnderlay? underlay,
+    private FabricRuntime(FabricNode node, NodeIdentity self, SnapshotHolder holder, DataplaneGroup? engine, UdpUnderlay? underlay,
         IActorRef configuration, IActorRef replica, IActorRef locations, TokenTable tokens)
     {
         Node = node; Self = self; Snapshots = holder; Engine = engine; Underlay = underlay;
@@ -54,7 +54,7 @@ public sealed class FabricRuntime : IAsyncDisposable
     public ActorSystem System => Node.System;
     public NodeIdentity Self { get; }
     public SnapshotHolder Snapshots { get; }
-    public DataplaneEngine? Engine { get; }
+    public DataplaneGroup? Engine { get; }
     public UdpUnderlay? Underlay { get; }
     /// <summary>Proxy to the configuration singleton, wherever it runs.</summary>
     public IActorRef Configuration { get; }
@@ -88,15 +88,15 @@ public sealed class FabricRuntime : IAsyncDisposable
 
         var holder = new SnapshotHolder();
         UdpUnderlay? underlay = null;
-        DataplaneEngine? engine = null;
+        DataplaneGroup? engine = null;
         if (enabled)
         {
             var options = DataplaneOptions(dp);
-            underlay = new UdpUnderlay(self.Vtep, new UnderlayOptions
+            engine = DataplaneGroup.Create(holder, self.Vtep, new UnderlayOptions
             {
                 SourcePorts = dp?.GetInt("source-ports", 4) ?? 4, Gso = options.Offloads, Gro = options.Offloads,
-            });
-            engine = new DataplaneEngine(holder, underlay, options);
+            }, options, options.Threads);
+            underlay = engine.Underlays[0];
             engine.Start();
         }
 
@@ -174,6 +174,7 @@ public sealed class FabricRuntime : IAsyncDisposable
     public static EngineOptions DataplaneOptions(Akka.Configuration.Config? dp) => new()
     {
         Cpu = dp?.GetInt("cpu", -1) ?? -1,
+        Threads = Math.Clamp(dp?.GetInt("threads", 1) ?? 1, 1, Fabric.Dataplane.Counters.CounterLanes.Max),
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
         BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,

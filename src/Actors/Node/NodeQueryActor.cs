@@ -57,11 +57,11 @@ public sealed class NodeQueryActor : ReceiveActor
         Receive<GetCounters>(_ =>
         {
             var s = holder.Current;
-            var ports = s.Ports.Where(p => p is not null).Select(p => new CounterSet(p!.Name, V(ref p.Counters.RxPackets), V(ref p.Counters.RxBytes),
-                V(ref p.Counters.TxPackets), V(ref p.Counters.TxBytes), 0, 0, 0, 0, Drops(p.Counters.Drops))).ToArray();
-            var nets = s.Networks.Values.OrderBy(n => n.Vni).Select(n => new CounterSet($"{n.Name} (vni {n.Vni})", V(ref n.Counters.RxPackets),
-                V(ref n.Counters.RxBytes), V(ref n.Counters.TxPackets), V(ref n.Counters.TxBytes), V(ref n.Counters.Encapsulated),
-                V(ref n.Counters.Decapsulated), V(ref n.Counters.Flooded), V(ref n.Counters.ArpAnswered), Drops(n.Counters.Drops))).ToArray();
+            var ports = s.Ports.Where(p => p is not null).Select(p => new CounterSet(p!.Name, p.Counters.RxPackets, p.Counters.RxBytes,
+                p.Counters.TxPackets, p.Counters.TxBytes, 0, 0, 0, 0, Drops(p.Counters.Drops))).ToArray();
+            var nets = s.Networks.Values.OrderBy(n => n.Vni).Select(n => new CounterSet($"{n.Name} (vni {n.Vni})", n.Counters.RxPackets,
+                n.Counters.RxBytes, n.Counters.TxPackets, n.Counters.TxBytes, n.Counters.Encapsulated,
+                n.Counters.Decapsulated, n.Counters.Flooded, n.Counters.ArpAnswered, Drops(n.Counters.Drops))).ToArray();
             Sender.Tell(new CounterListing(node, ports, nets, global is null ? new Dictionary<string, long>() : Drops(global.Drops),
                 eventsLost?.Invoke() ?? 0, s.Version));
         });
@@ -82,7 +82,6 @@ public sealed class NodeQueryActor : ReceiveActor
     public static Props Props(string node, SnapshotHolder holder, DataplaneCounters? global, Func<long>? eventsLost, DropSampler? drops = null)
         => Akka.Actor.Props.Create(() => new NodeQueryActor(node, holder, global, eventsLost, drops));
 
-    private static long V(ref long field) => Volatile.Read(ref field);
 
     /// <summary>Only the reasons that happened: a table of forty zeros helps nobody.</summary>
     private static Dictionary<string, long> Drops(long[] drops)

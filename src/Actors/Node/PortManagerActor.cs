@@ -41,7 +41,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeIdentity _self;
-    private readonly DataplaneEngine? _engine;
+    private readonly DataplaneGroup? _engine;
     private readonly IReadOnlyList<IActorRef> _subscribers;
     private readonly int _tapMtu;
     private readonly Dictionary<string, Plugged> _plugged = new(StringComparer.Ordinal);
@@ -58,7 +58,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
     private int _nextPortId = 1;
     private FabricConfiguration _state = FabricConfiguration.Empty;
 
-    public PortManagerActor(NodeIdentity self, DataplaneEngine? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu)
+    public PortManagerActor(NodeIdentity self, DataplaneGroup? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu)
     {
         _self = self;
         _engine = engine;
@@ -90,7 +90,7 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
     // If the new node never announces the endpoint (its port cannot be made), the old port goes after this anyway.
     private static readonly TimeSpan LeavingAtMost = TimeSpan.FromSeconds(30);
 
-    public static Props Props(NodeIdentity self, DataplaneEngine? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu = 1450)
+    public static Props Props(NodeIdentity self, DataplaneGroup? engine, IReadOnlyList<IActorRef> subscribers, int tapMtu = 1450)
         => Akka.Actor.Props.Create(() => new PortManagerActor(self, engine, subscribers, tapMtu));
 
     protected override void PostStop()
@@ -333,7 +333,8 @@ public sealed class PortManagerActor : ReceiveActor, IWithTimers
             {
                 var device = $"fab{e.Id.Replace("-", "")}";
                 if (device.Length > 15) device = device[..15];
-                port = TapPort.Create(id, new TapSettings(device, e.Mac, e.Ip ?? default, prefix.Length, gateway, e.Port.Namespace, _tapMtu));
+                port = TapPort.Create(id, new TapSettings(device, e.Mac, e.Ip ?? default, prefix.Length, gateway, e.Port.Namespace, _tapMtu,
+                    Queues: _engine?.Threads ?? 1)); // one queue per dataplane thread
             }
             else
             {

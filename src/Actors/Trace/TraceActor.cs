@@ -20,23 +20,24 @@ public sealed class TraceActor : ReceiveActor
 
     private readonly string _node;
     private readonly SnapshotHolder _snapshots;
-    private readonly DataplaneEngine? _engine;
+    // Every dataplane thread of the node: each records the hops of the packets it forwards in its own ring.
+    private readonly IReadOnlyList<DataplaneEngine> _engines;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Dictionary<VtepEndpoint, string> _nodesByVtep = new();
 
-    public TraceActor(string node, SnapshotHolder snapshots, DataplaneEngine? engine)
+    public TraceActor(string node, SnapshotHolder snapshots, DataplaneGroup? dataplane)
     {
         _node = node;
         _snapshots = snapshots;
-        _engine = engine;
+        _engines = dataplane?.Engines ?? [];
         Receive<InjectProbes>(Inject);
         Receive<GetTraceHops>(q => Sender.Tell(new TraceHopListing(_node, ReadHops(q.Probes))));
         Receive<ClusterEvent.IMemberEvent>(_ => MembersChanged());
         Receive<ClusterEvent.CurrentClusterState>(_ => MembersChanged());
     }
 
-    public static Props Props(string node, SnapshotHolder snapshots, DataplaneEngine? engine)
-        => Akka.Actor.Props.Create(() => new TraceActor(node, snapshots, engine));
+    public static Props Props(string node, SnapshotHolder snapshots, DataplaneGroup? dataplane)
+        => Akka.Actor.Props.Create(() => new TraceActor(node, snapshots, dataplane));
 
     protected override void PreStart()
         => Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
@@ -49,12 +50,13 @@ public sealed class TraceActor : ReceiveActor
         foreach (var m in Akka.Cluster.Cluster.Get(Context.System).State.Members)
             if (m.Status is not (MemberStatus.Removed or MemberStatus.Exiting) && NodeIdentity.Of(m) is { } id) byVtep[id.Vtep] = id.Name;
         _nodesByVtep = byVtep;
-        if (_engine is not null) _engine.TraceHops.FabricMembers = byVtep.Keys.ToHashSet();
+        var members = byVtep.Keys.ToHashSet();
+        foreach (var engine in _engines) engine.TraceHops.FabricMembers = members;
     }
 
     private void Inject(InjectProbes q)
     {
-        if (_engine is null) { Sender.Tell(new ProbesInjected(_node, null, $"node {_node} runs no dataplane")); return; }
+        if (_engines.Count == 0) { Sender.Tell(new ProbesInjected(_node, null, $"node {_node} runs no dataplane")); return; }
         if (!Ipv4Address.TryParse(q.Destination, out var destination) || !MacAddress.TryParse(q.Mac, out var mac))
         {
             Sender.Tell(new ProbesInjected(_node, null, "bad destination or MAC"));
@@ -69,7 +71,8 @@ public sealed class TraceActor : ReceiveActor
             if (error is not null) { Sender.Tell(new ProbesInjected(_node, null, error)); return; }
             resolution = probe!.Resolution;
             var trace = (q.Probes[k] & TraceMark.ProbeMask) | (q.StopAtLastHop ? TraceMark.NoDeliverBit : 0);
-            _engine.InjectProbe(probe.PortId, probe.Frame, trace);
+            // The first thread has a queue of every port (multiqueue TAPs give each thread one): the probe enters there.
+            _engines[0].InjectProbe(probe.PortId, probe.Frame, trace);
         }
         _log.Info("trace: injected {0} probe(s) for {1} at port of {2} (VNI {3})", q.Probes.Count, q.Destination, q.Mac, q.Vni);
         Sender.Tell(new ProbesInjected(_node, resolution));
@@ -78,10 +81,13 @@ public sealed class TraceActor : ReceiveActor
     private List<TraceHopRow> ReadHops(IReadOnlyList<int> probes)
     {
         var rows = new List<TraceHopRow>();
-        if (_engine is null) return rows;
+        if (_engines.Count == 0) return rows;
         var snapshot = _snapshots.Current;
         var clock = TraceClock.Now();
-        foreach (var hop in _engine.TraceHops.Read(probes.ToHashSet()))
+        var wanted = probes.ToHashSet();
+        // One packet is forwarded by one thread on a node, so its hops there come from one ring, in that ring's order.
+        foreach (var engine in _engines)
+        foreach (var hop in engine.TraceHops.Read(wanted))
             rows.Add(new TraceHopRow(hop.Probe & TraceMark.ProbeMask, TraceMark.IsReply(hop.Probe), _node, TraceNames.Stage(hop.Stage),
                 TraceNames.Decision(hop, snapshot, _nodesByVtep), hop.SnapshotVersion, clock.ToUnixMicroseconds(hop.AtTicks), hop.Sequence));
         return rows;

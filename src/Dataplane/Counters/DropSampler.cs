@@ -21,7 +21,9 @@ public sealed record DropSample(DropReason Reason, long AtTickMs, int PortId, Vt
 /// <see cref="MaxBytes"/> bytes of the frame plus where it came from. One writer, the dataplane thread, which takes no
 /// lock and allocates nothing; readers copy a slot out and check its sequence number before and after (a seqlock), so a
 /// slot being overwritten while read is skipped, never returned torn. Memory: reasons × K × (128 + ~48) bytes, e.g.
-/// 27 × 16 × 176 ≈ 76 KB per dataplane thread.
+/// 27 × 16 × 176 ≈ 76 KB per dataplane thread. Several dataplane threads each record into a lane of their own
+/// (<see cref="AddLanes"/>: per-thread rings, so the one-writer seqlock still holds); readers of this sampler see every
+/// lane, merged newest first by the time of the drop.
 /// </summary>
 public sealed class DropSampler
 {
@@ -43,6 +45,7 @@ public sealed class DropSampler
     private readonly Slot[] _slots;
     private readonly byte[] _bytes;
     private readonly long[] _written;
+    private DropSampler[] _lanes = [];
 
     public DropSampler(int perReason)
     {
@@ -56,8 +59,25 @@ public sealed class DropSampler
     /// <summary>K: samples kept per reason.</summary>
     public int PerReason { get; }
 
-    /// <summary>Drops sampled so far for <paramref name="reason"/> (all of them: the ring keeps the last K).</summary>
-    public long Sampled(DropReason reason) => Volatile.Read(ref _written[(int)reason]);
+    /// <summary>
+    /// Gives this sampler <paramref name="count"/> more lanes, one per further dataplane thread, before any of them
+    /// records. Returns every lane, this sampler first.
+    /// </summary>
+    public DropSampler[] AddLanes(int count)
+    {
+        var lanes = new DropSampler[count];
+        for (int i = 0; i < count; i++) lanes[i] = new DropSampler(PerReason);
+        _lanes = lanes;
+        return [this, .. lanes];
+    }
+
+    /// <summary>Drops sampled so far for <paramref name="reason"/> (all of them: the ring keeps the last K), over every lane.</summary>
+    public long Sampled(DropReason reason)
+    {
+        var n = Volatile.Read(ref _written[(int)reason]);
+        foreach (var l in _lanes) n += l.Sampled(reason);
+        return n;
+    }
 
     /// <summary>Dataplane thread only: copies packet <paramref name="i"/>'s current frame into the reason's ring.</summary>
     public void Record(DropReason reason, int i, ref PacketMeta m, PacketBatch batch, long nowMs)
@@ -91,16 +111,23 @@ public sealed class DropSampler
     public List<DropSample> Read(DropReason? reason, int limit)
     {
         var all = new List<DropSample>();
+        ReadInto(all, reason, limit);
+        foreach (var l in _lanes) l.ReadInto(all, reason, limit);
+        all.Sort(static (a, b) => b.AtTickMs != a.AtTickMs ? b.AtTickMs.CompareTo(a.AtTickMs) : b.Sequence.CompareTo(a.Sequence));
+        if (all.Count > limit) all.RemoveRange(limit, all.Count - limit);
+        return all;
+    }
+
+    private void ReadInto(List<DropSample> all, DropReason? reason, int limit)
+    {
+        var start = all.Count;
         for (int r = 1; r < DropReasons.Count; r++)
         {
             if (reason is { } only && (int)only != r) continue;
             var written = Volatile.Read(ref _written[r]);
-            for (long n = written - 1; n >= 0 && n >= written - PerReason && all.Count < (reason is null ? int.MaxValue : limit); n--)
+            for (long n = written - 1; n >= 0 && n >= written - PerReason && all.Count - start < (reason is null ? int.MaxValue : limit); n--)
                 if (TryCopy(r, n) is { } sample) all.Add(sample);
         }
-        all.Sort(static (a, b) => b.AtTickMs != a.AtTickMs ? b.AtTickMs.CompareTo(a.AtTickMs) : b.Sequence.CompareTo(a.Sequence));
-        if (all.Count > limit) all.RemoveRange(limit, all.Count - limit);
-        return all;
     }
 
     private DropSample? TryCopy(int r, long n)

@@ -75,15 +75,19 @@ public sealed unsafe class DataplaneEngine : IDisposable
     private volatile bool _stopping;
     private int _rr;
 
-    public DataplaneEngine(SnapshotHolder snapshots, UdpUnderlay? underlay, EngineOptions? options = null)
+    /// <param name="lane">This engine's share of a <see cref="DataplaneGroup"/> (its thread index, event and drop-sample
+    /// lanes, the group's counters); null: a engine of its own.</param>
+    public DataplaneEngine(SnapshotHolder snapshots, UdpUnderlay? underlay, EngineOptions? options = null, EngineLane? lane = null)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the dataplane engine uses Linux epoll");
         _snapshots = snapshots;
         _underlay = underlay;
         _options = options ?? new EngineOptions();
-        Events = new EventRing(_options.EventQueueCapacity);
+        Lane = lane?.Index ?? 0;
+        Events = lane?.Events ?? new EventRing(_options.EventQueueCapacity);
         _pipeline = new ForwardingPipeline(Events, new LearnFilter(8192, _options.LearnReportIntervalMs), _options.UnderlayMtu,
-            _options.DropSamplesPerReason > 0 ? new DropSampler(_options.DropSamplesPerReason) : null);
+            lane is not null ? lane.Samples : _options.DropSamplesPerReason > 0 ? new DropSampler(_options.DropSamplesPerReason) : null,
+            Lane, lane?.Counters);
         _batch = new PacketBatch(_options.BatchSize, _options.Offloads ? Math.Max(_options.MaxFrame, TapPort.MaxGsoFrame) : _options.MaxFrame);
         _portTx.Coalesce = _options.Offloads;
         _tx = new TxBatch(_options.TxCapacity);
@@ -95,6 +99,8 @@ public sealed unsafe class DataplaneEngine : IDisposable
     }
 
     public EventRing Events { get; }
+    /// <summary>This engine's thread index in its group (0 alone).</summary>
+    public int Lane { get; }
     public Counters.DataplaneCounters Counters => _pipeline.Counters;
     /// <summary>The last dropped packets per reason; null when sampling is off (<see cref="EngineOptions.DropSamplesPerReason"/>).</summary>
     public DropSampler? DropSamples => _pipeline.Samples;
@@ -129,7 +135,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
         _thread = new Thread(() => { ThreadId = Libc.gettid(); Pin(); started.Set(); Loop(); })
         {
             IsBackground = true,
-            Name = "fabric-dataplane",
+            Name = Lane == 0 ? "fabric-dataplane" : $"fabric-dataplane-{Lane}",
             Priority = ThreadPriority.AboveNormal,
         };
         _thread.Start();

@@ -14,6 +14,11 @@ public sealed record EngineOptions
     public bool Offloads { get; init; } = true;
     /// <summary>Transmit entries per batch (batch × fan-out).</summary>
     public int TxCapacity { get; init; } = 8192;
+    /// <summary>
+    /// Dataplane threads of a node (<see cref="DataplaneGroup"/>, <c>fabric.dataplane.threads</c>): 1 by default (on the
+    /// 2-core test machine a second one bought nothing on the median: docs/benchmarks.md "One dataplane thread against two").
+    /// </summary>
+    public int Threads { get; init; } = 1;
     /// <summary>The core to pin the thread to; -1 leaves placement to the scheduler.</summary>
     public int Cpu { get; init; } = -1;
     /// <summary>

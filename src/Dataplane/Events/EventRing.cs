@@ -3,6 +3,8 @@ namespace Fabric.Dataplane.Events;
 /// <summary>
 /// Bounded single-producer single-consumer queue from the dataplane thread to the actor side. The producer never
 /// blocks: when the ring is full the event is lost and counted (learned state is soft; the next frame reports again).
+/// With several dataplane threads each writes a lane of its own (<see cref="AddLanes"/>): still one producer per ring,
+/// and the one consumer reads them all through this ring (<see cref="TryRead"/>, <see cref="Count"/>, <see cref="Arm"/>).
 /// </summary>
 public sealed class EventRing
 {
@@ -15,6 +17,10 @@ public sealed class EventRing
     // idle ring on a timer). _armed is 1 between Arm and that write.
     private Action? _wake;
     private int _armed;
+    // Lanes 1.. of a multi-threaded dataplane (lane 0 is this ring); the root whose arming and wake-up they share.
+    private EventRing[] _lanes = [];
+    private EventRing _root;
+    private int _next;
 
     public EventRing(int capacityPowerOfTwo = 4096)
     {
@@ -22,11 +28,43 @@ public sealed class EventRing
             throw new ArgumentException("capacity must be a power of two", nameof(capacityPowerOfTwo));
         _items = new DataplaneEvent[capacityPowerOfTwo];
         _mask = capacityPowerOfTwo - 1;
+        _root = this;
+    }
+
+    /// <summary>
+    /// Gives this ring <paramref name="count"/> more lanes, one per further dataplane thread, before any of them writes.
+    /// Returns every lane, this ring first.
+    /// </summary>
+    public EventRing[] AddLanes(int count)
+    {
+        var lanes = new EventRing[count];
+        for (int i = 0; i < count; i++) lanes[i] = new EventRing(_items.Length) { _root = this };
+        _lanes = lanes;
+        return [this, .. lanes];
     }
 
     public int Capacity => _items.Length;
-    public long Lost => Volatile.Read(ref _lost);
-    public int Count => (int)(Volatile.Read(ref _tail) - Volatile.Read(ref _head));
+    public long Lost
+    {
+        get
+        {
+            var lost = Volatile.Read(ref _lost);
+            foreach (var l in _lanes) lost += l.Lost;
+            return lost;
+        }
+    }
+
+    public int Count
+    {
+        get
+        {
+            var n = OwnCount;
+            foreach (var l in _lanes) n += l.OwnCount;
+            return n;
+        }
+    }
+
+    private int OwnCount => (int)(Volatile.Read(ref _tail) - Volatile.Read(ref _head));
 
     /// <summary>Producer side (dataplane thread only).</summary>
     public bool TryWrite(in DataplaneEvent e)
@@ -43,7 +81,8 @@ public sealed class EventRing
         // old tail while this reads the old _armed, and both would sleep (Arm fences the other way). Events are
         // rate-limited reports, not packets, so the fence is cheap where it is.
         Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref _armed) != 0 && Interlocked.Exchange(ref _armed, 0) != 0) _wake?.Invoke();
+        var root = _root;
+        if (Volatile.Read(ref root._armed) != 0 && Interlocked.Exchange(ref root._armed, 0) != 0) root._wake?.Invoke();
         return true;
     }
 
@@ -62,8 +101,22 @@ public sealed class EventRing
         return Count == 0 || Interlocked.Exchange(ref _armed, 0) == 0;
     }
 
-    /// <summary>Consumer side (one reader at a time).</summary>
+    /// <summary>Consumer side (one reader at a time): the next event of any lane, taking the lanes in turn.</summary>
     public bool TryRead(out DataplaneEvent e)
+    {
+        var lanes = _lanes;
+        if (lanes.Length == 0) return TryReadOwn(out e);
+        for (int k = 0; k <= lanes.Length; k++)
+        {
+            var i = _next;
+            _next = i == lanes.Length ? 0 : i + 1;
+            if ((i == 0 ? this : lanes[i - 1]).TryReadOwn(out e)) return true;
+        }
+        e = default;
+        return false;
+    }
+
+    private bool TryReadOwn(out DataplaneEvent e)
     {
         var head = _head;
         if (head >= Volatile.Read(ref _tail))

@@ -19,7 +19,8 @@ internal static unsafe partial class Libc
     public const uint EPOLLIN = 0x001;
     public const ushort AF_INET = 2;
     public const ulong TUNSETIFF = 0x400454ca;
-    public const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    public const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000, IFF_MULTI_QUEUE = 0x0100;
+    public const int SOL_SOCKET = 1, SO_REUSEPORT = 15;
     /// <summary>_IOW('T', 208, unsigned int): which offloads the TAP may hand us (and so which features the device shows).</summary>
     public const ulong TUNSETOFFLOAD = 0x400454d0;
     public const uint TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_TSO_ECN = 0x08, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;

@@ -18,10 +18,15 @@ public sealed class ForwardingPipeline
 
     /// <param name="underlayMtu">The underlay's IP MTU; larger encapsulated frames are TooBig (0: not checked).</param>
     /// <param name="samples">Where dropped packets are sampled (null: off).</param>
-    public ForwardingPipeline(EventRing events, LearnFilter? learnFilter = null, int underlayMtu = 0, DropSampler? samples = null)
+    /// <param name="lane">This dataplane thread's index: the counter lane it writes.</param>
+    /// <param name="counters">The dataplane counters shared by every thread of an engine group (null: its own).</param>
+    public ForwardingPipeline(EventRing events, LearnFilter? learnFilter = null, int underlayMtu = 0, DropSampler? samples = null,
+        int lane = 0, DataplaneCounters? counters = null)
     {
         Events = events;
-        _ctx = new PipelineContext(events, learnFilter ?? new LearnFilter(), Counters) { UnderlayMtu = underlayMtu, Samples = samples };
+        Counters = counters ?? new DataplaneCounters();
+        _lane = Counters.Lane(lane);
+        _ctx = new PipelineContext(events, learnFilter ?? new LearnFilter(), Counters) { UnderlayMtu = underlayMtu, Samples = samples, Lane = lane };
     }
 
     /// <summary>The drop samples, when sampling is on.</summary>
@@ -30,7 +35,8 @@ public sealed class ForwardingPipeline
     /// <summary>The hops of traced packets this pipeline forwarded (issue 12).</summary>
     public TraceRecorder Trace => _ctx.Trace;
 
-    public DataplaneCounters Counters { get; } = new();
+    public DataplaneCounters Counters { get; }
+    private readonly DataplaneCounterLane _lane;
     public EventRing Events { get; }
 
     /// <summary>Forwards one batch against one snapshot: fills <paramref name="tx"/>, raises events, counts.</summary>
@@ -41,8 +47,8 @@ public sealed class ForwardingPipeline
         ctx.Batch = batch;
         ctx.Tx = tx;
         ctx.NowMs = nowMs;
-        Counters.Batches++;
-        Counters.Packets += batch.Count;
+        _lane.Batches++;
+        _lane.Packets += batch.Count;
 
         // The stage is named once per stage per batch, for the hops traced packets record in it.
         ctx.Stage = TraceStage.Input; InputNode.Run(ctx);

@@ -19,6 +19,8 @@ public sealed class PipelineContext
     public PacketBatch Batch = null!;
     public TxBatch Tx = null!;
     public long NowMs;
+    /// <summary>This dataplane thread's index: the counter lane it writes (<see cref="VniCounters.Lane"/>).</summary>
+    public int Lane { get; init; }
     /// <summary>The underlay's IP MTU; 0: not checked.</summary>
     public int UnderlayMtu;
     /// <summary>Where drops are sampled; null when sampling is off (the hot path then pays one branch per drop).</summary>
@@ -152,11 +154,11 @@ public sealed class PipelineContext
         var port = Snapshot.Port(portId);
         if (port is not null)
         {
-            port.Counters.TxPackets++;
-            port.Counters.TxBytes += m.Length;
+            port.Counters.Lane(Lane).TxPackets++;
+            port.Counters.Lane(Lane).TxBytes += m.Length;
         }
-        counters.TxPackets++;
-        counters.TxBytes += m.Length;
+        counters.Lane(Lane).TxPackets++;
+        counters.Lane(Lane).TxBytes += m.Length;
     }
 
     /// <summary>
@@ -177,7 +179,7 @@ public sealed class PipelineContext
             if (m.Trace != 0) TraceDrop(ref m, DropReason.TxOverflow);
             return;
         }
-        counters.Encapsulated++;
-        counters.TxBytes += m.Length;
+        counters.Lane(Lane).Encapsulated++;
+        counters.Lane(Lane).TxBytes += m.Length;
     }
 }

@@ -9,7 +9,7 @@ namespace Fabric.Dataplane.Ports;
 
 /// <summary>What a TAP device is set up with, inside a network namespace when one is named.</summary>
 public sealed record TapSettings(string DeviceName, MacAddress Mac, Ipv4Address Ip = default, int PrefixLength = 24,
-    Ipv4Address Gateway = default, string? Namespace = null, int Mtu = 1450, bool Offloads = true);
+    Ipv4Address Gateway = default, string? Namespace = null, int Mtu = 1450, bool Offloads = true, int Queues = 1);
 
 /// <summary>
 /// A Linux TAP device (/dev/net/tun, IFF_TAP | IFF_NO_PI). When a namespace is named, the device is moved into it
@@ -19,6 +19,10 @@ public sealed record TapSettings(string DeviceName, MacAddress Mac, Ipv4Address 
 /// TSO and USO offloads (TUNSETOFFLOAD), falling back to fewer where the kernel lacks them (logged once, counted in
 /// <see cref="OffloadFallbacks"/>): every frame then comes with a virtio_net_hdr, and may be a partial-checksum frame
 /// or a GSO super-frame of up to 64 KB that the dataplane carries whole and cuts only at the edge that needs it.
+/// With <see cref="TapSettings.Queues"/> &gt; 1 the device is multiqueue (IFF_MULTI_QUEUE): one descriptor per queue,
+/// each its own <see cref="TapPort"/> (<see cref="ExtraQueues"/>) for one dataplane thread. The kernel puts a flow's
+/// frames on one queue (by flow hash, then on the queue that last wrote that flow), so one TCP flow stays on one thread.
+/// A kernel without multiqueue TAP gets one queue (logged once, counted in <see cref="MultiQueueFallbacks"/>).
 /// </summary>
 public sealed unsafe class TapPort : IDataplanePort
 {
@@ -29,6 +33,9 @@ public sealed unsafe class TapPort : IDataplanePort
     private static int _fallbackLogged;
     /// <summary>TAPs opened with fewer offloads than asked for, in this process.</summary>
     public static long OffloadFallbacks;
+    private static int _multiQueueLogged;
+    /// <summary>TAPs asked for several queues that got one (no IFF_MULTI_QUEUE), in this process.</summary>
+    public static long MultiQueueFallbacks;
 
     private int _fd;
     private readonly bool _createdNamespace;
@@ -59,6 +66,10 @@ public sealed unsafe class TapPort : IDataplanePort
     public Action? Wake { get; set; }
     public long ReadErrors;
     public long WriteErrors;
+    /// <summary>The device's further queues (multiqueue), each for another dataplane thread; empty with one queue.</summary>
+    public IReadOnlyList<TapPort> ExtraQueues { get; private set; } = [];
+    /// <summary>Which queue of the device this is (0: the first, which owns the namespace).</summary>
+    public int Queue { get; private init; }
 
     /// <summary>Why TAP ports cannot be used here, or null when they can (root and /dev/net/tun present).</summary>
     public static string? Unavailable()
@@ -74,22 +85,36 @@ public sealed unsafe class TapPort : IDataplanePort
     public static TapPort Create(int id, TapSettings s)
     {
         if (s.DeviceName.Length is 0 or > 15) throw new ArgumentException("a Linux interface name has 1..15 characters", nameof(s));
-        var fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
-        if (fd < 0) throw new IOException($"open /dev/net/tun failed: errno {Libc.LastError}");
-        var ifr = stackalloc byte[40];
-        new Span<byte>(ifr, 40).Clear();
-        System.Text.Encoding.ASCII.GetBytes(s.DeviceName, new Span<byte>(ifr, 16));
-        *(short*)(ifr + 16) = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (s.Offloads ? Libc.IFF_VNET_HDR : 0));
-        if (Libc.ioctl(fd, Libc.TUNSETIFF, ifr) < 0)
+        var flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (s.Offloads ? Libc.IFF_VNET_HDR : 0));
+        var fd = -1;
+        var mqErr = 0;
+        var queues = Math.Max(1, s.Queues);
+        if (queues > 1) fd = OpenQueue(s.DeviceName, (short)(flags | Libc.IFF_MULTI_QUEUE), out mqErr);
+        if (fd < 0)
         {
-            var err = Libc.LastError;
-            Libc.close(fd);
-            throw new IOException($"TUNSETIFF {s.DeviceName} failed: errno {err}");
+            if (queues > 1)
+            {
+                Interlocked.Increment(ref MultiQueueFallbacks);
+                if (Interlocked.Exchange(ref _multiQueueLogged, 1) == 0)
+                    Trace.TraceWarning($"TAP {s.DeviceName}: the kernel refused a multiqueue TAP (errno {mqErr}); one queue, one dataplane thread for it (logged once)");
+                queues = 1;
+            }
+            fd = OpenQueue(s.DeviceName, flags, out var err);
+            if (fd < 0) throw new IOException($"TUNSETIFF {s.DeviceName} failed: errno {err}");
         }
         var offloads = s.Offloads ? NegotiateOffloads(fd, s.DeviceName) : 0u;
         var created = false;
+        var extra = new List<TapPort>();
         try
         {
+            // Further queues attach by name, so before the device leaves this namespace.
+            for (int q = 1; q < queues; q++)
+            {
+                var qfd = OpenQueue(s.DeviceName, (short)(flags | Libc.IFF_MULTI_QUEUE), out var err);
+                if (qfd < 0) throw new IOException($"TUNSETIFF {s.DeviceName} queue {q} failed: errno {err}");
+                if (s.Offloads) Libc.ioctl(qfd, Libc.TUNSETOFFLOAD, (void*)offloads);
+                extra.Add(new TapPort(id, qfd, s, false, s.Offloads, offloads) { Queue = q });
+            }
             if (s.Namespace is { } ns)
             {
                 created = EnsureNamespace(ns);
@@ -107,11 +132,31 @@ public sealed unsafe class TapPort : IDataplanePort
         }
         catch
         {
+            foreach (var q in extra) q.Dispose();
             Libc.close(fd);
             if (created) TryRun("ip", "netns", "delete", s.Namespace!);
             throw;
         }
-        return new TapPort(id, fd, s, created, s.Offloads, offloads);
+        return new TapPort(id, fd, s, created, s.Offloads, offloads) { ExtraQueues = extra };
+    }
+
+    /// <summary>Opens /dev/net/tun and attaches it to the device (creating it); -1 and why when that failed.</summary>
+    private static int OpenQueue(string device, short flags, out int error)
+    {
+        error = 0;
+        var fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+        if (fd < 0) { error = Libc.LastError; return -1; }
+        var ifr = stackalloc byte[40];
+        new Span<byte>(ifr, 40).Clear();
+        System.Text.Encoding.ASCII.GetBytes(device, new Span<byte>(ifr, 16));
+        *(short*)(ifr + 16) = flags;
+        if (Libc.ioctl(fd, Libc.TUNSETIFF, ifr) < 0)
+        {
+            error = Libc.LastError;
+            Libc.close(fd);
+            return -1;
+        }
+        return fd;
     }
 
     /// <summary>Asks for the most the kernel gives: checksum + TSO + USO (Linux 6.2), then without USO, then checksum only.</summary>

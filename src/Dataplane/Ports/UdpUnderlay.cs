@@ -25,6 +25,12 @@ public sealed record UnderlayOptions
     public bool Gso { get; init; } = true;
     /// <summary>Receive with UDP_GRO: coalesced datagrams, split here (one system call and one wake-up for many).</summary>
     public bool Gro { get; init; } = true;
+    /// <summary>
+    /// Bind the VTEP port with SO_REUSEPORT, so that each of several dataplane threads has a receiving socket of its own
+    /// on it; the kernel spreads datagrams over them by a hash of the outer addresses and ports (so by the source port
+    /// that <see cref="SourcePorts"/> derived from the inner flow: one flow, one socket, one thread).
+    /// </summary>
+    public bool ReusePort { get; init; }
 }
 
 /// <summary>
@@ -76,7 +82,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
     {
         Local = local;
         Options = options;
-        _socket = Open(local.Address, local.Port, options.SocketBufferBytes);
+        _socket = Open(local.Address, local.Port, options.SocketBufferBytes, options.ReusePort);
         _fd = (int)_socket.Handle;
         _senders = new Socket[Math.Max(0, options.SourcePorts)];
         try
@@ -107,11 +113,12 @@ public sealed unsafe class UdpUnderlay : IDisposable
         _gro = options.Gro && EnableGro(_fd);
     }
 
-    private static Socket Open(Ipv4Address address, int port, int bufferBytes)
+    private static Socket Open(Ipv4Address address, int port, int bufferBytes, bool reusePort = false)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (reusePort) s.SetRawSocketOption(Libc.SOL_SOCKET, Libc.SO_REUSEPORT, BitConverter.GetBytes(1));
             s.ReceiveBufferSize = bufferBytes;
             s.SendBufferSize = bufferBytes;
             s.Bind(new IPEndPoint(address.ToIPAddress(), port));

@@ -91,10 +91,10 @@ internal sealed class FabricMetrics : IDisposable
                 var key = $"{p.Name}\0{p.Vni}";
                 string[] labels = [p.Name, Vni(p.Vni)];
                 var c = p.Counters;
-                _portSeries.Set(key, c, _portRxPackets, labels, Volatile.Read(ref c.RxPackets));
-                _portSeries.Set(key, c, _portRxBytes, labels, Volatile.Read(ref c.RxBytes));
-                _portSeries.Set(key, c, _portTxPackets, labels, Volatile.Read(ref c.TxPackets));
-                _portSeries.Set(key, c, _portTxBytes, labels, Volatile.Read(ref c.TxBytes));
+                _portSeries.Set(key, c, _portRxPackets, labels, c.RxPackets);
+                _portSeries.Set(key, c, _portRxBytes, labels, c.RxBytes);
+                _portSeries.Set(key, c, _portTxPackets, labels, c.TxPackets);
+                _portSeries.Set(key, c, _portTxBytes, labels, c.TxBytes);
                 Drops(_portSeries, key, c, _portDrops, labels, c.Drops);
             }
             _portSeries.End();
@@ -105,14 +105,14 @@ internal sealed class FabricMetrics : IDisposable
                 var key = Vni(n.Vni);
                 string[] labels = [key, n.Name];
                 var c = n.Counters;
-                _vniSeries.Set(key, c, _vniRxPackets, labels, Volatile.Read(ref c.RxPackets));
-                _vniSeries.Set(key, c, _vniRxBytes, labels, Volatile.Read(ref c.RxBytes));
-                _vniSeries.Set(key, c, _vniTxPackets, labels, Volatile.Read(ref c.TxPackets));
-                _vniSeries.Set(key, c, _vniTxBytes, labels, Volatile.Read(ref c.TxBytes));
-                _vniSeries.Set(key, c, _vniEncap, labels, Volatile.Read(ref c.Encapsulated));
-                _vniSeries.Set(key, c, _vniDecap, labels, Volatile.Read(ref c.Decapsulated));
-                _vniSeries.Set(key, c, _vniFlooded, labels, Volatile.Read(ref c.Flooded));
-                _vniSeries.Set(key, c, _vniArpAnswered, labels, Volatile.Read(ref c.ArpAnswered));
+                _vniSeries.Set(key, c, _vniRxPackets, labels, c.RxPackets);
+                _vniSeries.Set(key, c, _vniRxBytes, labels, c.RxBytes);
+                _vniSeries.Set(key, c, _vniTxPackets, labels, c.TxPackets);
+                _vniSeries.Set(key, c, _vniTxBytes, labels, c.TxBytes);
+                _vniSeries.Set(key, c, _vniEncap, labels, c.Encapsulated);
+                _vniSeries.Set(key, c, _vniDecap, labels, c.Decapsulated);
+                _vniSeries.Set(key, c, _vniFlooded, labels, c.Flooded);
+                _vniSeries.Set(key, c, _vniArpAnswered, labels, c.ArpAnswered);
                 Drops(_vniSeries, key, c, _vniDrops, labels, c.Drops);
             }
             _vniSeries.End();
@@ -120,12 +120,13 @@ internal sealed class FabricMetrics : IDisposable
             if (_runtime.Engine is { } engine)
             {
                 var g = engine.Counters;
-                _packets.IncTo(Volatile.Read(ref g.Packets));
-                _batches.IncTo(Volatile.Read(ref g.Batches));
-                _eventsLost.IncTo(Math.Max(Volatile.Read(ref g.EventsLost), engine.Events.Lost));
-                for (int i = 1; i < g.Drops.Length; i++)
+                _packets.IncTo(g.Packets);
+                _batches.IncTo(g.Batches);
+                _eventsLost.IncTo(Math.Max(g.EventsLost, engine.Events.Lost));
+                var globalDrops = g.Drops;
+                for (int i = 1; i < globalDrops.Length; i++)
                 {
-                    var v = Volatile.Read(ref g.Drops[i]);
+                    var v = globalDrops[i];
                     var reason = DropReasons.Name((DropReason)i);
                     if (v != 0 || _globalReasons.Contains(reason))
                     {

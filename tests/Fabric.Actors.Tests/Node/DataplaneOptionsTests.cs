@@ -14,6 +14,14 @@ public class DataplaneOptionsTests
         Assert.Equal(0, o.SpinPolls);
         Assert.Equal(1500, o.UnderlayMtu);
         Assert.Equal(16, o.DropSamplesPerReason);
+        Assert.Equal(1, o.Threads);
+    }
+
+    [Fact]
+    public void Threads_sets_how_many_dataplane_threads_a_node_runs()
+    {
+        Assert.Equal(2, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.threads = 2").GetConfig("fabric.dataplane")).Threads);
+        Assert.Equal(1, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.threads = 0").GetConfig("fabric.dataplane")).Threads);
     }
 
     [Theory]

@@ -115,7 +115,7 @@ public class EndToEndPingTests
         stop.Cancel();
         await stream;
 
-        var old = Volatile.Read(ref port2.Counters.TxPackets);
+        var old = port2.Counters.TxPackets;
         ReliabilityLog.Record(new ReliabilityLog.Row("M3",
             $"guest b moved node-2 → node-3 by configuration (node-3's snapshot installs held back by up to {SlowInstall}), guest a on node-1 pings b every 20 ms",
             lost == 0 ? "node-1 kept sending to node-2, which kept b's port, until node-3 delivered and announced b" : $"{lost} echoes lost",

@@ -47,6 +47,11 @@ public static class Fabrics
 {
     /// <summary>Publishes one network's state on every node: its local endpoints as ports, the others at their VTEP.</summary>
     public static void Publish(EngineNode[] nodes, int vni, NetworkKind kind, Ipv4Prefix cidr, Ipv4Prefix[] subnets, IReadOnlyList<PlacedEndpoint> eps)
+        => Publish(Array.ConvertAll(nodes, n => (n.Vtep, n.Holder)), vni, kind, cidr, subnets, eps);
+
+    /// <summary>The same for any nodes given as their VTEP and snapshot holder (engine groups).</summary>
+    public static void Publish((VtepEndpoint Vtep, SnapshotHolder Holder)[] nodes, int vni, NetworkKind kind, Ipv4Prefix cidr, Ipv4Prefix[] subnets,
+        IReadOnlyList<PlacedEndpoint> eps)
     {
         for (int n = 0; n < nodes.Length; n++)
         {

@@ -100,10 +100,10 @@ public class TapFuzzTests(ITestOutputHelper output)
         var otherNet = node.Holder.Current.Networks[otherVni];
         var silentNet = node.Holder.Current.Networks[silentVni];
         var (tx0, txDropped0) = DeviceTx(ns, dev);
-        var rx0 = Volatile.Read(ref portF.Counters.RxPackets);
+        var rx0 = portF.Counters.RxPackets;
         var drops0 = portF.Counters.Drops.ToArray();
         var forwarded0 = Forwarded(net);
-        var other0 = (Volatile.Read(ref otherNet.Counters.RxPackets), Volatile.Read(ref otherNet.Counters.TxPackets), otherNet.Counters.TotalDrops());
+        var other0 = (otherNet.Counters.RxPackets, otherNet.Counters.TxPackets, otherNet.Counters.TotalDrops());
         var guestFrames0 = Interlocked.Read(ref ga.FramesReceived) + Interlocked.Read(ref gb.FramesReceived);
 
         var pingDuringFuzz = ga.PingAsync(IpB, count: 20, interval: TimeSpan.FromMilliseconds(100));
@@ -119,7 +119,7 @@ public class TapFuzzTests(ITestOutputHelper output)
         Books Read()
         {
             var (tx1, txDropped1) = DeviceTx(ns, dev);
-            var read = Volatile.Read(ref portF.Counters.RxPackets) - rx0;
+            var read = portF.Counters.RxPackets - rx0;
             var byReason = new SortedDictionary<string, long>();
             long dropped = 0;
             for (int r = 1; r < DropReasons.Count; r++)
@@ -160,7 +160,7 @@ public class TapFuzzTests(ITestOutputHelper output)
         Assert.Equal(books.OtherRx - books.OtherDrops, books.OtherTx);
         Assert.Equal(books.OtherTx, books.GuestFrames);
         Assert.Equal(0, Interlocked.Read(ref gs.FramesReceived));
-        Assert.Equal(0, Volatile.Read(ref silentNet.Counters.TxPackets));
+        Assert.Equal(0, silentNet.Counters.TxPackets);
         peer.Close();
 
         ReliabilityLog.Record(new(l3 ? "B2" : "B3", $"TAP fuzz from inside the VM's namespace, {kind} network, 3 s: random, mutated, truncated, lying lengths/IHL/checksums, ARP sizes, spoofed MACs, other networks' addresses",
@@ -188,8 +188,8 @@ public class TapFuzzTests(ITestOutputHelper output)
             => new(a.Encapsulated - b.Encapsulated, a.ArpAnswered - b.ArpAnswered, a.ArpAbsorbed - b.ArpAbsorbed, a.GatewayEcho - b.GatewayEcho, a.Flooded - b.Flooded);
     }
 
-    private static ForwardedCount Forwarded(NetworkState net) => new(Volatile.Read(ref net.Counters.Encapsulated), Volatile.Read(ref net.Counters.ArpAnswered),
-        Volatile.Read(ref net.Counters.ArpAbsorbed), Volatile.Read(ref net.Counters.GatewayEchoReplies), Volatile.Read(ref net.Counters.Flooded));
+    private static ForwardedCount Forwarded(NetworkState net) => new(net.Counters.Encapsulated, net.Counters.ArpAnswered,
+        net.Counters.ArpAbsorbed, net.Counters.GatewayEchoReplies, net.Counters.Flooded);
 
     /// <summary>The namespace side's own transmit counters of the TAP device: what it handed to the engine, and dropped.</summary>
     private static (long Tx, long Dropped) DeviceTx(string ns, string dev)

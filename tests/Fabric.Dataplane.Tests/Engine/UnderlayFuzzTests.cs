@@ -100,7 +100,7 @@ public class UnderlayFuzzTests(ITestOutputHelper output)
             long decap = 0, afterDecap = 0, notMember = 0;
             foreach (var net in snap.Networks.Values)
             {
-                decap += Volatile.Read(ref net.Counters.Decapsulated);
+                decap += net.Counters.Decapsulated;
                 notMember += net.Counters.Drop(DropReason.NotFromMember);
                 afterDecap += net.Counters.TotalDrops() - net.Counters.Drop(DropReason.NotFromMember);
             }

@@ -40,7 +40,7 @@ public static class ArpSuppressionNode
             if (arp.Operation == ArpOperation.Request && net.Neighbours.TryGet(arp.TargetIp, out var known) && known != senderMac)
             {
                 ArpReply.WriteInPlace(frame, m.L3Offset, known, arp.TargetIp, senderMac, senderIp);
-                net.Counters.ArpAnswered++;
+                net.Counters.Lane(ctx.Lane).ArpAnswered++;
                 if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.ArpAnswered, port.Id, mac: known.Value);
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;

@@ -45,7 +45,7 @@ public static class BridgeNode
                 continue;
             }
 
-            net.Counters.Flooded++;
+            net.Counters.Lane(ctx.Lane).Flooded++;
             var ports = net.LocalPorts;
             if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Flooded, mac: dst.Value, count: ports.Length + (fromPort ? net.FloodList.Length : 0));
             for (int p = 0; p < ports.Length; p++)

@@ -17,9 +17,9 @@ public static class DropCountNode
             if (m.Drop == DropReason.None) continue;
             if (ctx.Samples is { } samples && !m.Sampled) samples.Record(m.Drop, i, ref m, batch, ctx.NowMs);
             var r = (int)m.Drop;
-            if (m.Network is { } net) net.Counters.Drops[r]++;
-            else ctx.Counters.Drops[r]++;
-            if (m.Port is { } port) port.Counters.Drops[r]++;
+            if (m.Network is { } net) net.Counters.Lane(ctx.Lane).Drops[r]++;
+            else ctx.Counters.Lane(ctx.Lane).Drops[r]++;
+            if (m.Port is { } port) port.Counters.Lane(ctx.Lane).Drops[r]++;
         }
     }
 }

@@ -43,7 +43,7 @@ public static class EthernetNode
                 continue;
             }
 
-            if (eth.HasVlanTag) net.Counters.VlanTagged++;
+            if (eth.HasVlanTag) net.Counters.Lane(ctx.Lane).VlanTagged++;
             var location = fromPort ? Location.Local(m.InPort) : Location.Remote(m.OuterSource);
             if (!Learn(ctx, net, src, location)) { ctx.Drop(ref m, DropReason.FdbFull); continue; }
             m.Next = fromPort && eth.EtherType == EtherTypes.Arp ? PipelineStep.ArpSuppression : PipelineStep.Bridge;
@@ -67,7 +67,7 @@ public static class EthernetNode
         if (ctx.LearnFilter.ShouldReport(net.Vni, src, location, ctx.NowMs))
             ctx.Raise(DataplaneEventKind.MacLearned, net.Vni, src, default, location);
         else
-            ctx.Counters.EventsSuppressed++;
+            ctx.Counters.Lane(ctx.Lane).EventsSuppressed++;
         return true;
     }
 }

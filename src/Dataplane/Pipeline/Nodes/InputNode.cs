@@ -27,10 +27,10 @@ public static class InputNode
                 if (port is null || !snapshot.TryGetNetwork(port.Vni, out var net)) { ctx.Drop(ref m, DropReason.UnknownPort); continue; }
                 m.Port = port;
                 m.Network = net;
-                port.Counters.RxPackets++;
-                port.Counters.RxBytes += m.Length;
-                net.Counters.RxPackets++;
-                net.Counters.RxBytes += m.Length;
+                port.Counters.Lane(ctx.Lane).RxPackets++;
+                port.Counters.Lane(ctx.Lane).RxBytes += m.Length;
+                net.Counters.Lane(ctx.Lane).RxPackets++;
+                net.Counters.Lane(ctx.Lane).RxBytes += m.Length;
                 m.Next = PipelineStep.Ethernet;
                 // Only while a delivered probe's answer may come: is this it? (One predictable branch otherwise.)
                 if (m.Trace == 0 && ctx.Trace.ExpectingReplies) m.Trace = MatchReply(ctx, batch.Frame(i), net.Vni);
@@ -52,8 +52,8 @@ public static class InputNode
             if ((vx.Bytes[0] & TraceMark.FlagTraced) != 0) m.Trace = MarkOf(ctx, vx.Bytes, member);
             m.Offset += VxlanHeader.Length;
             m.Length -= VxlanHeader.Length;
-            network.Counters.Decapsulated++;
-            network.Counters.RxBytes += m.Length;
+            network.Counters.Lane(ctx.Lane).Decapsulated++;
+            network.Counters.Lane(ctx.Lane).RxBytes += m.Length;
             m.Next = PipelineStep.Ethernet;
             if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.Decapsulated, -1, member);
         }

@@ -37,14 +37,14 @@ public static class ProxyArpNode
                     continue;
                 }
                 ctx.Raise(DataplaneEventKind.GratuitousArp, net.Vni, senderMac, senderIp, Location.Local(port.Id));
-                Absorb(ref m, net);
+                Absorb(ctx, ref m, net);
                 continue;
             }
-            if (arp.Operation != ArpOperation.Request) { Absorb(ref m, net); continue; }
+            if (arp.Operation != ArpOperation.Request) { Absorb(ctx, ref m, net); continue; }
 
             var target = arp.TargetIp;
             // Asking for one's own address (duplicate address detection): silence means "free".
-            if (target == senderIp || (target == port.Ip && arp.IsProbe)) { Absorb(ref m, net); continue; }
+            if (target == senderIp || (target == port.Ip && arp.IsProbe)) { Absorb(ctx, ref m, net); continue; }
             if ((uint)port.SubnetIndex >= (uint)net.Subnets.Length) { ctx.Drop(ref m, DropReason.NoRoute); continue; }
             var subnet = net.Subnets[port.SubnetIndex];
             MacAddress answer;
@@ -62,16 +62,16 @@ public static class ProxyArpNode
                 answer = net.GatewayMac; // the own gateway, or anything beyond the subnet: the router answers
             }
             ArpReply.WriteInPlace(frame, m.L3Offset, answer, target, senderMac, senderIp);
-            net.Counters.ArpAnswered++;
+            net.Counters.Lane(ctx.Lane).ArpAnswered++;
             if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.ArpAnswered, port.Id, mac: answer.Value);
             ctx.EmitToPort(i, ref m, port.Id);
             m.Next = PipelineStep.Done;
         }
     }
 
-    private static void Absorb(ref PacketMeta m, NetworkState net)
+    private static void Absorb(PipelineContext ctx, ref PacketMeta m, NetworkState net)
     {
-        net.Counters.ArpAbsorbed++;
+        net.Counters.Lane(ctx.Lane).ArpAbsorbed++;
         m.Next = PipelineStep.Done;
     }
 }

@@ -39,7 +39,7 @@ public static class RouterNode
             if (dst == subnet.Gateway)
             {
                 if (!GatewayEcho.TryAnswer(frame, m.L3Offset, ip, net.GatewayMac)) { ctx.Drop(ref m, DropReason.GatewayNotEcho); continue; }
-                net.Counters.GatewayEchoReplies++;
+                net.Counters.Lane(ctx.Lane).GatewayEchoReplies++;
                 if (m.Trace != 0) ctx.TraceHop(ref m, TraceAction.GatewayEcho, port.Id, mac: net.GatewayMac.Value);
                 ctx.EmitToPort(i, ref m, port.Id);
                 m.Next = PipelineStep.Done;
