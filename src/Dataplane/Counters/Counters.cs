@@ -16,8 +16,14 @@ public static class CounterLanes
     public const int Max = 64;
 }
 
+/// <summary>What every lane has: its drop counts by reason (summed by <see cref="LaneSet{T}.Drop"/> and <see cref="LaneSet{T}.Drops"/>).</summary>
+public abstract class DropLane
+{
+    public readonly long[] Drops = new long[DropReasons.Count];
+}
+
 /// <summary>Lane 0 held inline, the others in an array created by the first of them that writes.</summary>
-internal struct LaneSet<T> where T : class, new()
+internal struct LaneSet<T> where T : DropLane, new()
 {
     public readonly T First;
     private T?[]? _others;
@@ -54,10 +60,36 @@ internal struct LaneSet<T> where T : class, new()
                 if (o is not null) total += read(o);
         return total;
     }
+
+    public readonly long Drop(DropReason reason)
+    {
+        var r = (int)reason;
+        var total = Volatile.Read(ref First.Drops[r]);
+        if (Volatile.Read(ref Unsafe.AsRef(in _others)) is { } others)
+            foreach (var o in others)
+                if (o is not null) total += Volatile.Read(ref o.Drops[r]);
+        return total;
+    }
+
+    /// <summary>A copy of the drop counts by reason, summed over the lanes.</summary>
+    public readonly long[] Drops()
+    {
+        var sum = new long[DropReasons.Count];
+        Add(sum, First);
+        if (Volatile.Read(ref Unsafe.AsRef(in _others)) is { } others)
+            foreach (var o in others)
+                if (o is not null) Add(sum, o);
+        return sum;
+    }
+
+    private static void Add(long[] sum, T lane)
+    {
+        for (int r = 0; r < sum.Length; r++) sum[r] += Volatile.Read(ref lane.Drops[r]);
+    }
 }
 
 /// <summary>One thread's share of a VNI's counters.</summary>
-public sealed class VniCounterLane
+public sealed class VniCounterLane : DropLane
 {
     public long RxPackets;
     public long RxBytes;
@@ -70,7 +102,6 @@ public sealed class VniCounterLane
     public long ArpAbsorbed;
     public long GatewayEchoReplies;
     public long VlanTagged;
-    public readonly long[] Drops = new long[DropReasons.Count];
 }
 
 /// <summary>Per network (VNI) counters, summed over the dataplane threads. Created once by the control plane and carried across snapshots.</summary>
@@ -94,9 +125,9 @@ public sealed class VniCounters
     public long GatewayEchoReplies => _lanes.Sum(static c => Volatile.Read(ref c.GatewayEchoReplies));
     public long VlanTagged => _lanes.Sum(static c => Volatile.Read(ref c.VlanTagged));
     /// <summary>A copy of the drop counts by reason, summed over the threads.</summary>
-    public long[] Drops => DropSums.Of(ref _lanes, static c => c.Drops);
+    public long[] Drops => _lanes.Drops();
 
-    public long Drop(DropReason reason) => _lanes.Sum(c => Volatile.Read(ref c.Drops[(int)reason]));
+    public long Drop(DropReason reason) => _lanes.Drop(reason);
     public long TotalDrops()
     {
         var d = Drops;
@@ -107,13 +138,12 @@ public sealed class VniCounters
 }
 
 /// <summary>One thread's share of a local port's counters.</summary>
-public sealed class PortCounterLane
+public sealed class PortCounterLane : DropLane
 {
     public long RxPackets;
     public long RxBytes;
     public long TxPackets;
     public long TxBytes;
-    public readonly long[] Drops = new long[DropReasons.Count];
 }
 
 /// <summary>Per local port counters, summed over the dataplane threads. Created once by the control plane and carried across snapshots.</summary>
@@ -128,18 +158,17 @@ public sealed class PortCounters
     public long RxBytes => _lanes.Sum(static c => Volatile.Read(ref c.RxBytes));
     public long TxPackets => _lanes.Sum(static c => Volatile.Read(ref c.TxPackets));
     public long TxBytes => _lanes.Sum(static c => Volatile.Read(ref c.TxBytes));
-    public long[] Drops => DropSums.Of(ref _lanes, static c => c.Drops);
-    public long Drop(DropReason reason) => _lanes.Sum(c => Volatile.Read(ref c.Drops[(int)reason]));
+    public long[] Drops => _lanes.Drops();
+    public long Drop(DropReason reason) => _lanes.Drop(reason);
 }
 
 /// <summary>One thread's share of the dataplane's own counters.</summary>
-public sealed class DataplaneCounterLane
+public sealed class DataplaneCounterLane : DropLane
 {
     public long Batches;
     public long Packets;
     public long EventsLost;
     public long EventsSuppressed;
-    public readonly long[] Drops = new long[DropReasons.Count];
 }
 
 /// <summary>Counters the dataplane owns for what cannot be charged to a VNI or port, summed over its threads.</summary>
@@ -155,20 +184,6 @@ public sealed class DataplaneCounters
     public long EventsLost => _lanes.Sum(static c => Volatile.Read(ref c.EventsLost));
     public long EventsSuppressed => _lanes.Sum(static c => Volatile.Read(ref c.EventsSuppressed));
     /// <summary>Drops before a VNI was known (unknown VNI, malformed VXLAN, unknown port), by reason: a summed copy.</summary>
-    public long[] Drops => DropSums.Of(ref _lanes, static c => c.Drops);
-    public long Drop(DropReason reason) => _lanes.Sum(c => Volatile.Read(ref c.Drops[(int)reason]));
-}
-
-internal static class DropSums
-{
-    public static long[] Of<T>(ref LaneSet<T> lanes, Func<T, long[]> drops) where T : class, new()
-    {
-        var sum = new long[DropReasons.Count];
-        for (int r = 0; r < sum.Length; r++)
-        {
-            var i = r;
-            sum[r] = lanes.Sum(c => Volatile.Read(ref drops(c)[i]));
-        }
-        return sum;
-    }
+    public long[] Drops => _lanes.Drops();
+    public long Drop(DropReason reason) => _lanes.Drop(reason);
 }
