@@ -459,7 +459,7 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
             // The fence of every write: the lease (Fabric.Actors.Cluster.StoreLease) renewed lately enough that nobody
             // else can have taken it. While the store cannot be reached it is not, and writes are refused at once.
             if (message is ConfigurationCommand or Deadlined && _mayWrite is not null && !_mayWrite())
-                Sender.Tell(new StoreUnavailable("this node could not renew the configuration lease in the store lately (the store may be down); nothing was written"));
+                Sender.Tell(new StoreUnavailable(LeaseNotRenewed));
             else if (_current is not null && _healthy)
             {
                 if (!Admit(message)) return;
@@ -500,17 +500,21 @@ public sealed class ConfigurationSupervisor : ReceiveActor, IWithTimers
     /// <summary>Sends the next waiting bulk to the child, if any, with its original sender (still fenced by the lease).</summary>
     private void ReleaseHeavy()
     {
-        if (_heavyInChild || _current is null || !_healthy || !_heavy.TryDequeue(out var next)) return;
-        if (_mayWrite is not null && !_mayWrite())
+        while (!_heavyInChild && _current is not null && _healthy && _heavy.TryDequeue(out var next))
         {
-            _pending = Math.Max(0, _pending - Weight(next.Message));
-            next.Sender.Tell(new StoreUnavailable("this node could not renew the configuration lease in the store lately (the store may be down); nothing was written"));
-            ReleaseHeavy();
-            return;
+            if (_mayWrite is not null && !_mayWrite())
+            {
+                _pending = Math.Max(0, _pending - Weight(next.Message));
+                next.Sender.Tell(new StoreUnavailable(LeaseNotRenewed));
+                continue;
+            }
+            _heavyInChild = true;
+            _current.Tell(next.Message, next.Sender);
         }
-        _heavyInChild = true;
-        _current.Tell(next.Message, next.Sender);
     }
+
+    /// <summary>The fence's refusal (the lease not renewed lately enough), for a write at the door or one waiting in the lane.</summary>
+    private const string LeaseNotRenewed = "this node could not renew the configuration lease in the store lately (the store may be down); nothing was written";
 
     /// <summary>
     /// Backpressure: counts the items forwarded and not yet answered (the child reports each answer), and refuses a
