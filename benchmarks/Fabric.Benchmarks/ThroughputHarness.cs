@@ -32,7 +32,7 @@ public static class ThroughputHarness
     private const string UnderA = "10.99.0.1", UnderB = "10.99.0.2";
 
     private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval,
-        int[] Threads, int Streams);
+        int[] Threads, int Streams, bool Merge);
 
     public static int Run(string[] args)
     {
@@ -57,7 +57,8 @@ public static class ThroughputHarness
             // (fabric.dataplane.threads: thread k of a node pinned to its dataplane CPU + k).
             Threads: (Arg("--threads") ?? "1").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(),
             // -P: parallel iperf3 streams (TCP and UDP): several flows, which the kernel spreads over the threads.
-            Streams: int.Parse(Arg("-P") ?? Arg("--streams") ?? "1", CultureInfo.InvariantCulture));
+            Streams: int.Parse(Arg("-P") ?? Arg("--streams") ?? "1", CultureInfo.InvariantCulture),
+            Merge: !args.Contains("--no-merge"));
         // Engine knobs for the latency experiments (fabric.dataplane.busy-poll); unset: EngineOptions' defaults.
         var busyPoll = Arg("--busy-poll-us") is { } bp ? int.Parse(bp, CultureInfo.InvariantCulture) : (int?)null;
         var spinPolls = Arg("--spin-polls") is { } sp ? int.Parse(sp, CultureInfo.InvariantCulture) : (int?)null;
@@ -163,7 +164,10 @@ public static class ThroughputHarness
             eB.Start();
             eA.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}a", macA, Ipv4Address.Parse(A), 24, prefix.FirstHost, nsA, mtu, Queues: eA.Threads))).Wait();
             eB.AddPortAsync(TapPort.Create(1, new TapSettings($"fbt{tag}b", macB, Ipv4Address.Parse(B), 24, prefix.FirstHost, nsB, mtu, Queues: eB.Threads))).Wait();
+            // --no-merge: node B takes a GRO read's datagrams one by one and coalesces them at the TAP, as before the merge.
+            if (!o.Merge) foreach (var u in eB.Underlays) u.MergeRuns = false;
             var result = Measure(nsA, nsB, o);
+            Console.WriteLine($"  node B received {eB.Underlays.Sum(u => u.DatagramsReceived):N0} datagrams, {eB.Underlays.Sum(u => u.RunsMerged):N0} runs merged ({eB.Underlays.Sum(u => u.SegmentsMerged):N0} datagrams), {eB.Engines.Sum(e => e.PortTransmit.SuperFrames):N0} coalesced at the TAP");
             if (threads > 1)
                 Console.WriteLine($"  packets per thread, node A: {string.Join(" / ", Enumerable.Range(0, eA.Threads).Select(k => eA.Counters.Lane(k).Packets))}, " +
                     $"node B: {string.Join(" / ", Enumerable.Range(0, eB.Threads).Select(k => eB.Counters.Lane(k).Packets))}");

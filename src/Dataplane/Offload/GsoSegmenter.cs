@@ -87,6 +87,38 @@ public static class GsoSegmenter
         frame.Slice(0, g.HdrLen).CopyTo(dst);
         frame.Slice(start, pay).CopyTo(dst.Slice(g.HdrLen));
         var seg = dst.Slice(0, len);
+        FixHeaders(seg, g, k, len);
+        ChecksumOffload.WriteTransport(seg, g.L3, g.L4, g.Protocol);
+        return len;
+    }
+
+    /// <summary>
+    /// Writes only the headers of segment <paramref name="k"/> (<see cref="GsoLayout.HdrLen"/> bytes) into
+    /// <paramref name="header"/>, with the complete transport checksum summed over the payload where it lies in the
+    /// super-frame, and returns the payload's length. For a gather send (header, then the payload in place): the payload
+    /// is read once, for its checksum, and never copied here.
+    /// </summary>
+    public static int SegmentHeader(ReadOnlySpan<byte> frame, in GsoLayout g, int k, Span<byte> header)
+    {
+        var start = g.HdrLen + k * g.GsoSize;
+        var pay = Math.Min(g.GsoSize, frame.Length - start);
+        var h = header.Slice(0, g.HdrLen);
+        frame.Slice(0, g.HdrLen).CopyTo(h);
+        FixHeaders(h, g, k, g.HdrLen + pay);
+        var at = g.L4 + (g.Protocol == ChecksumOffload.Tcp ? 16 : 6);
+        h[at] = 0; h[at + 1] = 0;
+        // The L4 header's length is even (TCP: a multiple of 4; UDP: 8), so its sum and the payload's simply add.
+        var sum = ChecksumOffload.PseudoHeader(h.Slice(g.L3), g.Protocol, g.HdrLen + pay - g.L4);
+        sum = InternetChecksum.Add(sum, h.Slice(g.L4));
+        var c = InternetChecksum.Fold(InternetChecksum.Add(sum, frame.Slice(start, pay)));
+        if (c == 0 && g.Protocol == ChecksumOffload.Udp) c = 0xFFFF;
+        BinaryPrimitives.WriteUInt16BigEndian(h.Slice(at), c);
+        return pay;
+    }
+
+    /// <summary>Lengths, IPv4 id and header checksum, TCP sequence and flags (or UDP length) of segment k of <paramref name="len"/> bytes.</summary>
+    private static void FixHeaders(Span<byte> seg, in GsoLayout g, int k, int len)
+    {
         var ip = seg.Slice(g.L3);
         if (g.Ipv4)
         {
@@ -111,7 +143,5 @@ public static class GsoSegmenter
         {
             BinaryPrimitives.WriteUInt16BigEndian(l4.Slice(4), (ushort)(len - g.L4));
         }
-        ChecksumOffload.WriteTransport(seg, g.L3, g.L4, g.Protocol);
-        return len;
     }
 }

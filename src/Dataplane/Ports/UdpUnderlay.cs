@@ -64,12 +64,14 @@ public sealed unsafe class UdpUnderlay : IDisposable
     private readonly Libc.SockAddrIn* _addrs;
     private readonly byte* _gsoBuffer;
     private readonly byte* _gsoControl;
+    private readonly Libc.IoVec* _gatherIov;
     private readonly byte* _groBuffers;
     private readonly byte* _groControl;
     private readonly Libc.MMsgHdr* _groMsgs;
     private readonly Libc.IoVec* _groIov;
     private readonly Libc.SockAddrIn* _groAddrs;
     private readonly int[] _groSegment = new int[GroBuffers];
+    private readonly GroRunMerger _merger = new();
     private int _groCount, _groIndex, _groOffset;
     private bool _batched = true;
     private bool _gso, _gro;
@@ -104,6 +106,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
         _addrs = (Libc.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.SockAddrIn) * MaxBatch * _regions));
         _gsoBuffer = (byte*)NativeMemory.AllocZeroed(MaxGsoBytes + TapPort.MaxGsoFrame);
         _gsoControl = (byte*)NativeMemory.AllocZeroed(32);
+        _gatherIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * 2 * MaxGsoSegments));
         _groBuffers = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroBufferBytes);
         _groControl = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroControlBytes);
         _groMsgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.MMsgHdr) * GroBuffers));
@@ -178,6 +181,10 @@ public sealed unsafe class UdpUnderlay : IDisposable
     /// <summary>UDP GSO sends (each many datagrams), GRO datagrams that held more than one, super-frames cut here.</summary>
     public long GsoSends;
     public long GroCoalesced;
+    /// <summary>Runs of one inner TCP flow put back together on receive (<see cref="Merge"/>), and the datagrams they held.</summary>
+    public long RunsMerged, SegmentsMerged;
+    /// <summary>Off: every datagram of a GRO read is its own packet (measurements; the coalescing on the TAP side still runs).</summary>
+    public bool MergeRuns { get; set; } = true;
     public long SuperFramesSegmented;
     public long ChecksumsCompleted;
     public long BadSuperFrames;
@@ -244,19 +251,41 @@ public sealed unsafe class UdpUnderlay : IDisposable
             while (_groOffset < len && n < max && !batch.IsFull)
             {
                 var l = Math.Min(seg, len - _groOffset);
+                n++;
                 if (l > batch.MaxFrame) batch.CommitFromUnderlay(src, 0); // cannot be VXLAN we sent: count it as malformed
+                else if (MergeRuns && _groOffset + l < len && batch.MaxFrame >= TapPort.MaxGsoFrame && Merge(batch, src, data, len, seg))
+                    continue; // Merge moved _groOffset past the run and counted its datagrams
                 else
                 {
                     new ReadOnlySpan<byte>(data + _groOffset, l).CopyTo(batch.NextReceiveBuffer());
                     batch.CommitFromUnderlay(src, l);
                 }
                 _groOffset += l;
-                n++;
+                DatagramsReceived++;
             }
             if (_groOffset >= len) { _groIndex++; _groOffset = 0; }
         }
-        DatagramsReceived += n;
         return n;
+    }
+
+    /// <summary>
+    /// Puts the run at <c>_groOffset</c> back together in the next slot (<see cref="GroRunMerger"/>); false, with nothing
+    /// consumed, when the next datagrams do not make a run.
+    /// </summary>
+    private bool Merge(PacketBatch batch, in VtepEndpoint src, byte* data, int len, int seg)
+    {
+        var used = _merger.TryMerge(new ReadOnlySpan<byte>(data + _groOffset, len - _groOffset), seg, batch.NextReceiveBuffer(),
+            out var consumed, out var segments, out var info);
+        if (used == 0) return false;
+        batch.CommitFromUnderlay(src, used);
+        ref var m = ref batch.Meta(batch.Count - 1);
+        m.Offload = info;
+        m.GsoSegmentLength = info.HdrLen + info.GsoSize;
+        _groOffset += consumed;
+        DatagramsReceived += segments;
+        RunsMerged++;
+        SegmentsMerged += segments;
+        return true;
     }
 
     private bool Refill()
@@ -351,9 +380,11 @@ public sealed unsafe class UdpUnderlay : IDisposable
     }
 
     /// <summary>
-    /// Cuts a super-frame into segments, each behind a copy of its VXLAN header, back to back in one buffer, and sends
-    /// them with one sendmsg and UDP_SEGMENT (all datagrams but the last have the same size, as GSO wants). Without GSO,
-    /// or when the kernel refuses it for this send, the same datagrams go with one sendmmsg.
+    /// Cuts a super-frame into segments, each behind a copy of its VXLAN header, and sends them with one sendmsg and
+    /// UDP_SEGMENT (all datagrams but the last have the same size, as GSO wants). With GSO the send gathers: each
+    /// segment's headers are written here and its payload is sent from where it lies in the slot, so the payload is
+    /// read once (its checksum) and copied only by the kernel. Without GSO, or when the kernel refuses it for this send,
+    /// the segments are built whole, back to back in one buffer, and go with one sendmmsg.
     /// </summary>
     private int SendSuperFrame(int s, PacketBatch batch, in TxEntry e, in OffloadInfo offload)
     {
@@ -367,6 +398,11 @@ public sealed unsafe class UdpUnderlay : IDisposable
         for (int k0 = 0; k0 < layout.Count; k0 += perSend)
         {
             var m = Math.Min(perSend, layout.Count - k0);
+            if (_gso && m > 1)
+            {
+                var length = GatherSegments(batch.SlotPointer(e.Slot, e.Offset + VxlanHeader.Length), frame, vxlan, layout, k0, m);
+                if (SendGso(s, _gatherIov, 2 * m, length, datagram, e.Destination)) { sent += m; continue; }
+            }
             var off = 0;
             var dst = new Span<byte>(_gsoBuffer, MaxGsoBytes + TapPort.MaxGsoFrame);
             for (int k = k0; k < k0 + m; k++)
@@ -374,17 +410,40 @@ public sealed unsafe class UdpUnderlay : IDisposable
                 vxlan.CopyTo(dst.Slice(off));
                 off += VxlanHeader.Length + GsoSegmenter.Segment(frame, layout, k, dst.Slice(off + VxlanHeader.Length));
             }
-            if (_gso && m > 1 && SendGso(s, off, datagram, e.Destination)) { sent += m; continue; }
             sent += SendEach(s, m, datagram, off, e.Destination);
         }
         DatagramsSent += sent;
         return sent;
     }
 
-    private bool SendGso(int s, int length, int segment, in VtepEndpoint destination)
+    /// <summary>
+    /// Writes the VXLAN and inner headers of segments k0..k0+m-1 back to back into the GSO buffer and points two iovecs
+    /// per segment at them: its headers, then its payload in the slot (<paramref name="frameAt"/>). Returns the bytes.
+    /// </summary>
+    private int GatherSegments(nint frameAt, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> vxlan, in GsoLayout layout, int k0, int m)
+    {
+        var headers = VxlanHeader.Length + layout.HdrLen;
+        var total = 0;
+        for (int j = 0; j < m; j++)
+        {
+            var k = k0 + j;
+            var h = _gsoBuffer + j * headers;
+            var span = new Span<byte>(h, headers);
+            vxlan.CopyTo(span);
+            var pay = GsoSegmenter.SegmentHeader(frame, layout, k, span.Slice(VxlanHeader.Length));
+            _gatherIov[2 * j].Base = h;
+            _gatherIov[2 * j].Length = (nuint)headers;
+            _gatherIov[2 * j + 1].Base = (void*)(frameAt + layout.HdrLen + k * layout.GsoSize);
+            _gatherIov[2 * j + 1].Length = (nuint)pay;
+            total += headers + pay;
+        }
+        return total;
+    }
+
+    private bool SendGso(int s, Libc.IoVec* iov, int iovCount, int length, int segment, in VtepEndpoint destination)
     {
         var k = (_regions - 1) * MaxBatch;
-        PrepareMessage(k, (nint)_gsoBuffer, length);
+        PrepareMessage(k, 0, length);
         SetDestination(k, destination);
         var cm = (Libc.CmsgHdr*)_gsoControl;
         cm->Length = Libc.CmsgHeader + sizeof(ushort);
@@ -392,6 +451,8 @@ public sealed unsafe class UdpUnderlay : IDisposable
         cm->Type = Libc.UDP_SEGMENT;
         *(ushort*)(_gsoControl + Libc.CmsgHeader) = (ushort)segment;
         var h = &_msgs[k].Header;
+        h->Iov = iov;
+        h->IovLength = (nuint)iovCount;
         h->Control = _gsoControl;
         h->ControlLength = (nuint)((Libc.CmsgHeader + sizeof(ushort) + 7) & ~7);
         nint r;
@@ -490,6 +551,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
         NativeMemory.Free(_addrs);
         NativeMemory.Free(_gsoBuffer);
         NativeMemory.Free(_gsoControl);
+        NativeMemory.Free(_gatherIov);
         NativeMemory.Free(_groBuffers);
         NativeMemory.Free(_groControl);
         NativeMemory.Free(_groMsgs);

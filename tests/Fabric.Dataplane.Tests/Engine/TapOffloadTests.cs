@@ -38,8 +38,11 @@ public class TapOffloadTests
             }
             Assert.NotEqual(0u, taps["a"].Offloads & 0x02); // TSO4 granted (Linux has had it since 2.6.27)
 
-            foreach (var (server, label) in new[] { (B, "across the underlay"), (C, "tap to tap on one engine") })
+            // Across the underlay twice: node 1 first merges each GRO read's run back into the super-frame (UdpUnderlay),
+            // then, with that off, coalesces the segments at the transmit side (PortTransmitter); both must deliver intact.
+            foreach (var (server, label, merge) in new[] { (B, "across the underlay", true), (B, "across the underlay, no merge", false), (C, "tap to tap on one engine", true) })
             {
+                nodes[1].Underlay.MergeRuns = merge;
                 using var srv = Netns.Start(Ns(server), "iperf3", "-s", "-1", "-B", server.Ip.ToString());
                 await Task.Delay(300);
                 var r = Netns.Exec(Ns(A), "iperf3", "-c", server.Ip.ToString(), "-n", "24M", "-M", "1398", "--connect-timeout", "3000");
@@ -47,11 +50,14 @@ public class TapOffloadTests
             }
 
             // The sender's TAP handed over super-frames; they left node 0 cut into segments with UDP GSO and reached the
-            // receiving TAP on node 1 coalesced again; on node 0 the stream from a to c stayed whole end to end.
+            // receiving TAP on node 1 whole again (merged on receive, or coalesced at the TAP); on node 0 the stream from a
+            // to c stayed whole end to end.
             Assert.True(taps["a"].GsoFramesRead > 0, "no GSO super-frame read from the sender's TAP");
             Assert.True(nodes[0].Underlay.SuperFramesSegmented > 0, "no super-frame segmented for the underlay");
             Assert.True(!nodes[0].Underlay.GsoEnabled || nodes[0].Underlay.GsoSends > 0, "UDP GSO enabled but never used");
-            Assert.True(nodes[1].Engine.PortTransmit.SuperFrames > 0, "nothing coalesced towards the receiving TAP");
+            Assert.True(!nodes[1].Underlay.GroEnabled || nodes[1].Underlay.RunsMerged > 0, "UDP GRO enabled but no run merged on receive");
+            Assert.True(nodes[1].Engine.PortTransmit.SuperFrames > 0, "nothing coalesced towards the receiving TAP with merging off");
+            Assert.True(taps["b"].GsoFramesWritten > 0, "no super-frame written to the receiving TAP");
             Assert.True(taps["c"].GsoFramesWritten > 0, "no super-frame passed whole from TAP to TAP");
             Assert.Equal(0, nodes[0].Underlay.BadSuperFrames + nodes[0].Engine.PortTransmit.BadSuperFrames);
         }
