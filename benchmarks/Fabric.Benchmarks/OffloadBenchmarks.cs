@@ -9,7 +9,8 @@ namespace Fabric.Benchmarks;
 /// Per-segment cost of the offload edges (src/Dataplane/Offload): cutting a 64 KB TCP super-frame into 1,398-byte
 /// segments (what the underlay does before one UDP GSO send; copies, IP and TCP checksums included), coalescing those
 /// segments again (what a TAP's receive side does: header compare and checksum verification, no payload copy), and
-/// completing one partial checksum and one flow hash. Mean and Allocated are per segment (OperationsPerInvoke).
+/// completing one partial checksum and one flow hash. Since issue 11's second round: the header-only segmentation of a
+/// gather send and the merge of a GRO read's run on receive. Mean and Allocated are per segment (OperationsPerInvoke).
 /// </summary>
 public class OffloadBenchmarks
 {
@@ -23,6 +24,10 @@ public class OffloadBenchmarks
     private readonly byte[] _header = new byte[256];
     private readonly TcpCoalescer _coalescer = new();
     private byte[] _partial = null!;
+    private byte[] _run = null!;
+    private int _datagram;
+    private readonly byte[] _merged = GC.AllocateUninitializedArray<byte>(8 + 65536 + 18, pinned: true);
+    private readonly GroRunMerger _merger = new();
 
     [GlobalSetup]
     public void Setup()
@@ -40,6 +45,15 @@ public class OffloadBenchmarks
             _segments[k] = _out.AsSpan(0, len).ToArray();
         }
         if (Coalesce() != Segments) throw new InvalidOperationException("the segments did not coalesce");
+        // What one UDP_GRO read holds: the segments, each behind the same VXLAN header, back to back.
+        _datagram = 8 + _segments[0].Length;
+        _run = new byte[Segments * _datagram];
+        for (int k = 0; k < Segments; k++)
+        {
+            VxlanHeader.Write(_run.AsSpan(k * _datagram), 7001);
+            _segments[k].CopyTo(_run.AsSpan(k * _datagram + 8));
+        }
+        if (MergeRun() != Segments) throw new InvalidOperationException("the run did not merge");
         _partial = Tcp4(Mss);
     }
 
@@ -69,6 +83,28 @@ public class OffloadBenchmarks
         var n = 0;
         for (int k = 0; k < Segments; k++) n += GsoSegmenter.Segment(_super, _layout, k, _out);
         return n;
+    }
+
+    /// <summary>The headers of one segment for a gather send (payload summed in place for its checksum, not copied).</summary>
+    [Benchmark(OperationsPerInvoke = Segments)]
+    public int SegmentHeaderForGather()
+    {
+        var n = 0;
+        for (int k = 0; k < Segments; k++) n += GsoSegmenter.SegmentHeader(_super, _layout, k, _out);
+        return n;
+    }
+
+    /// <summary>
+    /// Merging on receive: one datagram of a GRO read's run compared, checksum-verified and its payload copied behind the
+    /// first one's headers (the copy out of the GRO buffer every datagram paid before, now into one slot).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Segments)]
+    public int MergeGroRun() => MergeRun();
+
+    private int MergeRun()
+    {
+        _merger.TryMerge(_run, _datagram, _merged, out _, out var segments, out _);
+        return segments;
     }
 
     /// <summary>Coalescing at the TAP edge: one segment compared, checksum-verified and appended (payload not copied).</summary>

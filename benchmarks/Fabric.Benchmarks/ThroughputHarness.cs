@@ -143,6 +143,7 @@ public static class ThroughputHarness
             var macB = MacAddress.Parse("02:00:00:00:61:14");
             var prefix = Ipv4Prefix.Parse("10.20.1.0/24");
             var nodes = new[] { (Vtep: vtepA, Holder: new SnapshotHolder()), (Vtep: vtepB, Holder: new SnapshotHolder()) };
+            PortCounters[] portCounters = [new(), new()];
             for (int n = 0; n < 2; n++)
             {
                 var b = new NetworkStateBuilder(7001, "bench", NetworkKind.L3, Ipv4Prefix.Parse("10.20.0.0/16")) { LocalVtep = nodes[n].Vtep }
@@ -150,7 +151,7 @@ public static class ThroughputHarness
                     .Endpoint(macA, Ipv4Address.Parse(A), n == 0 ? Location.Local(1) : Location.Remote(vtepA))
                     .Endpoint(macB, Ipv4Address.Parse(B), n == 1 ? Location.Local(1) : Location.Remote(vtepB));
                 nodes[n].Holder.Publish(ForwardingSnapshot.Create(nodes[n].Vtep, [b.Build()],
-                    [new PortState(1, "vm", 7001, n == 0 ? macA : macB, Ipv4Address.Parse(n == 0 ? A : B), true, 0, new PortCounters())]));
+                    [new PortState(1, "vm", 7001, n == 0 ? macA : macB, Ipv4Address.Parse(n == 0 ? A : B), true, 0, portCounters[n])]));
             }
             var options = new EngineOptions { Cpu = o.DataplaneCpus[0], UnderlayMtu = mtu + 50 };
             if (busyPollUs is { } us) options = options with { BusyPollMicroseconds = us };
@@ -167,6 +168,9 @@ public static class ThroughputHarness
             // --no-merge: node B takes a GRO read's datagrams one by one and coalesces them at the TAP, as before the merge.
             if (!o.Merge) foreach (var u in eB.Underlays) u.MergeRuns = false;
             var result = Measure(nsA, nsB, o);
+            var pa = portCounters[0];
+            Console.WriteLine($"  node A read {pa.RxPackets:N0} frames from its TAP ({(pa.RxPackets == 0 ? 0 : pa.RxBytes / pa.RxPackets):N0} bytes each on average), " +
+                $"sent {eA.Underlays.Sum(u => u.GsoSends):N0} UDP GSO sends; node B wrote {portCounters[1].TxPackets:N0} frames to its TAP");
             Console.WriteLine($"  node B received {eB.Underlays.Sum(u => u.DatagramsReceived):N0} datagrams, {eB.Underlays.Sum(u => u.RunsMerged):N0} runs merged ({eB.Underlays.Sum(u => u.SegmentsMerged):N0} datagrams), {eB.Engines.Sum(e => e.PortTransmit.SuperFrames):N0} coalesced at the TAP");
             if (threads > 1)
                 Console.WriteLine($"  packets per thread, node A: {string.Join(" / ", Enumerable.Range(0, eA.Threads).Select(k => eA.Counters.Lane(k).Packets))}, " +

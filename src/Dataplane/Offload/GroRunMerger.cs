@@ -17,7 +17,10 @@ namespace Fabric.Dataplane.Offload;
 /// </summary>
 public sealed class GroRunMerger
 {
+    private const int Vx = VxlanHeader.Length;
     private readonly TcpCoalescer _c = new();
+    private readonly byte[] _vxlan = new byte[Vx];
+    private int _used, _hl;
 
     /// <summary>
     /// Merges the run at the start of <paramref name="datagrams"/> (datagrams of <paramref name="size"/> bytes back to
@@ -27,31 +30,69 @@ public sealed class GroRunMerger
     /// </summary>
     public int TryMerge(ReadOnlySpan<byte> datagrams, int size, Span<byte> dst, out int consumed, out int segments, out OffloadInfo info)
     {
-        consumed = segments = 0;
+        segments = 0;
         info = default;
-        const int vx = VxlanHeader.Length;
-        if (size <= vx || datagrams.Length <= size) return 0;
+        return Begin(datagrams, size, dst, out consumed) ? End(dst, out segments, out info) : 0;
+    }
+
+    /// <summary>
+    /// Starts a run with the datagrams at the start of <paramref name="datagrams"/> and takes as many as continue it;
+    /// false, with nothing written or consumed, when the first two do not make a run. Then <see cref="Extend"/> with
+    /// later reads of the same sender, and <see cref="End"/>.
+    /// </summary>
+    public bool Begin(ReadOnlySpan<byte> datagrams, int size, Span<byte> dst, out int consumed)
+    {
+        consumed = 0;
+        _used = 0;
+        if (size <= Vx || datagrams.Length <= size) return false;
         var first = datagrams.Slice(0, size);
-        if ((first[0] & Tracing.TraceMark.FlagTraced) != 0) return 0;
-        var c = _c;
-        if (!c.TryStart(first.Slice(vx))) return 0;
-        var hl = vx + c.HeaderLength;
-        var used = 0;
-        var at = size;
+        if ((first[0] & Tracing.TraceMark.FlagTraced) != 0) return false;
+        if (!_c.TryStart(first.Slice(Vx))) return false;
+        first.Slice(0, Vx).CopyTo(_vxlan);
+        _hl = Vx + _c.HeaderLength;
+        // Only once the second datagram joins is anything written: a run of one is no run.
+        var second = datagrams.Slice(size, Math.Min(size, datagrams.Length - size));
+        if (!Joins(second, size, dst.Length)) return false;
+        first.CopyTo(dst);
+        second.Slice(_hl).CopyTo(dst.Slice(size));
+        _used = size + second.Length - _hl;
+        var at = size + second.Length;
+        consumed = at + Append(datagrams.Slice(at), size, dst);
+        return true;
+    }
+
+    /// <summary>
+    /// Continues the open run with the datagrams at the start of another read from the same sender (a super-frame too
+    /// large for one UDP GSO send left in two). Returns the bytes of <paramref name="datagrams"/> taken; 0 ends the run.
+    /// </summary>
+    public int Extend(ReadOnlySpan<byte> datagrams, int size, Span<byte> dst)
+        => _used == 0 || size <= Vx ? 0 : Append(datagrams, size, dst);
+
+    /// <summary>Closes the run: fixes the headers in <paramref name="dst"/> for the whole super-frame; returns its length.</summary>
+    public int End(Span<byte> dst, out int segments, out OffloadInfo info)
+    {
+        info = _c.Finish(dst.Slice(Vx, _c.HeaderLength));
+        segments = _c.Count;
+        var used = _used;
+        _used = 0;
+        return used;
+    }
+
+    private int Append(ReadOnlySpan<byte> datagrams, int size, Span<byte> dst)
+    {
+        var at = 0;
         while (at < datagrams.Length)
         {
             var d = datagrams.Slice(at, Math.Min(size, datagrams.Length - at));
-            if (d.Length <= hl || (used == 0 ? size : used) + d.Length - hl > dst.Length) break;
-            if (!d.Slice(0, vx).SequenceEqual(first.Slice(0, vx)) || !c.TryAppend(d.Slice(vx))) break;
-            if (used == 0) { first.CopyTo(dst); used = size; }
-            d.Slice(hl).CopyTo(dst.Slice(used));
-            used += d.Length - hl;
+            if (!Joins(d, _used, dst.Length)) break;
+            d.Slice(_hl).CopyTo(dst.Slice(_used));
+            _used += d.Length - _hl;
             at += d.Length;
         }
-        if (used == 0) return 0;
-        info = c.Finish(dst.Slice(vx, c.HeaderLength));
-        consumed = at;
-        segments = c.Count;
-        return used;
+        return at;
     }
+
+    /// <summary>Whether datagram <paramref name="d"/> continues the run and its payload fits behind <paramref name="used"/> bytes.</summary>
+    private bool Joins(ReadOnlySpan<byte> d, int used, int room)
+        => d.Length > _hl && used + d.Length - _hl <= room && d.Slice(0, Vx).SequenceEqual(_vxlan) && _c.TryAppend(d.Slice(Vx));
 }

@@ -48,6 +48,9 @@ public sealed unsafe class UdpUnderlay : IDisposable
     /// <summary>Segments per UDP GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels).</summary>
     public const int MaxGsoSegments = 64;
     private const int MaxGsoBytes = 65000; // UDP payload of one GSO send, under the 65,507 an IPv4 datagram allows
+    // Two iovecs (headers, payload) per segment of a gathered send: 128 segments per sendmmsg, their headers (at most
+    // 8 + 138 bytes each) 18.7 KB of the GSO buffer. One UDP_SEGMENT control message per send, 8-aligned.
+    private const int GatherIovs = 256, GsoControlBytes = 24;
     // As many reads per recvmmsg as without GRO (small datagrams are not coalesced: 8 would cost 8x the calls). The
     // 4 MB are calloc'ed: pages are only touched as far as datagrams fill them.
     private const int GroBuffers = MaxBatch, GroBufferBytes = 65536, GroControlBytes = 64;
@@ -65,6 +68,7 @@ public sealed unsafe class UdpUnderlay : IDisposable
     private readonly byte* _gsoBuffer;
     private readonly byte* _gsoControl;
     private readonly Libc.IoVec* _gatherIov;
+    private readonly int[] _chunkEnd = new int[MaxBatch];
     private readonly byte* _groBuffers;
     private readonly byte* _groControl;
     private readonly Libc.MMsgHdr* _groMsgs;
@@ -105,8 +109,8 @@ public sealed unsafe class UdpUnderlay : IDisposable
         _iov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * MaxBatch * _regions));
         _addrs = (Libc.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.SockAddrIn) * MaxBatch * _regions));
         _gsoBuffer = (byte*)NativeMemory.AllocZeroed(MaxGsoBytes + TapPort.MaxGsoFrame);
-        _gsoControl = (byte*)NativeMemory.AllocZeroed(32);
-        _gatherIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * 2 * MaxGsoSegments));
+        _gsoControl = (byte*)NativeMemory.AllocZeroed(MaxBatch * GsoControlBytes);
+        _gatherIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.IoVec) * GatherIovs));
         _groBuffers = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroBufferBytes);
         _groControl = (byte*)NativeMemory.AllocZeroed(GroBuffers * GroControlBytes);
         _groMsgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(Libc.MMsgHdr) * GroBuffers));
@@ -245,48 +249,62 @@ public sealed unsafe class UdpUnderlay : IDisposable
             if (_groIndex >= _groCount && !Refill()) break;
             var k = _groIndex;
             var len = (int)_groMsgs[k].Length;
+            if (_groOffset >= len) { _groIndex++; _groOffset = 0; continue; }
             var seg = _groSegment[k];
-            var src = Source(_groAddrs[k]);
-            var data = _groBuffers + (nint)k * GroBufferBytes;
-            while (_groOffset < len && n < max && !batch.IsFull)
+            var l = Math.Min(seg, len - _groOffset);
+            n++;
+            if (l > batch.MaxFrame) batch.CommitFromUnderlay(Source(_groAddrs[k]), 0); // cannot be VXLAN we sent: count it as malformed
+            else if (MergeRuns && _groOffset + l < len && batch.MaxFrame >= TapPort.MaxGsoFrame && Merge(batch))
+                continue; // Merge moved past the run and counted its datagrams
+            else
             {
-                var l = Math.Min(seg, len - _groOffset);
-                n++;
-                if (l > batch.MaxFrame) batch.CommitFromUnderlay(src, 0); // cannot be VXLAN we sent: count it as malformed
-                else if (MergeRuns && _groOffset + l < len && batch.MaxFrame >= TapPort.MaxGsoFrame && Merge(batch, src, data, len, seg))
-                    continue; // Merge moved _groOffset past the run and counted its datagrams
-                else
-                {
-                    new ReadOnlySpan<byte>(data + _groOffset, l).CopyTo(batch.NextReceiveBuffer());
-                    batch.CommitFromUnderlay(src, l);
-                }
-                _groOffset += l;
-                DatagramsReceived++;
+                new ReadOnlySpan<byte>(_groBuffers + (nint)k * GroBufferBytes + _groOffset, l).CopyTo(batch.NextReceiveBuffer());
+                batch.CommitFromUnderlay(Source(_groAddrs[k]), l);
             }
-            if (_groOffset >= len) { _groIndex++; _groOffset = 0; }
+            _groOffset += l;
+            DatagramsReceived++;
         }
         return n;
     }
 
     /// <summary>
-    /// Puts the run at <c>_groOffset</c> back together in the next slot (<see cref="GroRunMerger"/>); false, with nothing
-    /// consumed, when the next datagrams do not make a run.
+    /// Puts the run at <c>_groOffset</c> back together in the next slot (<see cref="GroRunMerger"/>), on into the next
+    /// reads while they come from the same sender and continue it: a 64 KB super-frame leaves in two UDP GSO sends (at
+    /// most 65,507 bytes each), so it arrives as two reads. False, with nothing consumed, when the next datagrams do
+    /// not make a run.
     /// </summary>
-    private bool Merge(PacketBatch batch, in VtepEndpoint src, byte* data, int len, int seg)
+    private bool Merge(PacketBatch batch)
     {
-        var used = _merger.TryMerge(new ReadOnlySpan<byte>(data + _groOffset, len - _groOffset), seg, batch.NextReceiveBuffer(),
-            out var consumed, out var segments, out var info);
-        if (used == 0) return false;
-        batch.CommitFromUnderlay(src, used);
+        var k = _groIndex;
+        var len = (int)_groMsgs[k].Length;
+        var dst = batch.NextReceiveBuffer();
+        var merger = _merger;
+        if (!merger.Begin(new ReadOnlySpan<byte>(_groBuffers + (nint)k * GroBufferBytes + _groOffset, len - _groOffset), _groSegment[k], dst, out var consumed))
+            return false;
+        var src = _groAddrs[k];
+        _groOffset += consumed;
+        while (_groOffset >= len && _groIndex + 1 < _groCount && SameSender(_groAddrs[_groIndex + 1], src))
+        {
+            var next = _groIndex + 1;
+            var nextLen = (int)_groMsgs[next].Length;
+            var taken = merger.Extend(new ReadOnlySpan<byte>(_groBuffers + (nint)next * GroBufferBytes, nextLen), _groSegment[next], dst);
+            if (taken == 0) break;
+            _groIndex = next;
+            _groOffset = taken;
+            len = nextLen;
+        }
+        var used = merger.End(dst, out var segments, out var info);
+        batch.CommitFromUnderlay(Source(src), used);
         ref var m = ref batch.Meta(batch.Count - 1);
         m.Offload = info;
         m.GsoSegmentLength = info.HdrLen + info.GsoSize;
-        _groOffset += consumed;
         DatagramsReceived += segments;
         RunsMerged++;
         SegmentsMerged += segments;
         return true;
     }
+
+    private static bool SameSender(in Libc.SockAddrIn a, in Libc.SockAddrIn b) => a.AddressBE == b.AddressBE && a.PortBE == b.PortBE;
 
     private bool Refill()
     {
@@ -380,11 +398,12 @@ public sealed unsafe class UdpUnderlay : IDisposable
     }
 
     /// <summary>
-    /// Cuts a super-frame into segments, each behind a copy of its VXLAN header, and sends them with one sendmsg and
-    /// UDP_SEGMENT (all datagrams but the last have the same size, as GSO wants). With GSO the send gathers: each
-    /// segment's headers are written here and its payload is sent from where it lies in the slot, so the payload is
-    /// read once (its checksum) and copied only by the kernel. Without GSO, or when the kernel refuses it for this send,
-    /// the segments are built whole, back to back in one buffer, and go with one sendmmsg.
+    /// Cuts a super-frame into segments, each behind a copy of its VXLAN header, and sends them with UDP_SEGMENT (all
+    /// datagrams of a send but the last have the same size, as GSO wants). With GSO the send gathers: each segment's
+    /// headers are written here and its payload goes from where it lies in the slot, so the payload is read once (its
+    /// checksum) and copied only by the kernel; the sends of one super-frame (a 64 KB one of 1,398-byte segments needs
+    /// two: 44 + 2) go in one sendmmsg, so the receiver finds them together and merges them into one super-frame again.
+    /// Without GSO, or when the kernel refuses it, the segments are built whole, back to back, and go with sendmmsg.
     /// </summary>
     private int SendSuperFrame(int s, PacketBatch batch, in TxEntry e, in OffloadInfo offload)
     {
@@ -394,15 +413,19 @@ public sealed unsafe class UdpUnderlay : IDisposable
         SuperFramesSegmented++;
         var datagram = VxlanHeader.Length + layout.SegmentLength;
         var perSend = Math.Clamp(MaxGsoBytes / datagram, 1, MaxGsoSegments);
+        var frameAt = batch.SlotPointer(e.Slot, e.Offset + VxlanHeader.Length);
         var sent = 0;
-        for (int k0 = 0; k0 < layout.Count; k0 += perSend)
+        var k0 = 0;
+        while (_gso && k0 < layout.Count)
+        {
+            var handled = SendGathered(s, frameAt, frame, vxlan, layout, k0, perSend, datagram, e.Destination);
+            if (handled == 0) break; // GSO refused on this path: the rest goes without
+            sent += handled;
+            k0 += handled;
+        }
+        for (; k0 < layout.Count; k0 += perSend)
         {
             var m = Math.Min(perSend, layout.Count - k0);
-            if (_gso && m > 1)
-            {
-                var length = GatherSegments(batch.SlotPointer(e.Slot, e.Offset + VxlanHeader.Length), frame, vxlan, layout, k0, m);
-                if (SendGso(s, _gatherIov, 2 * m, length, datagram, e.Destination)) { sent += m; continue; }
-            }
             var off = 0;
             var dst = new Span<byte>(_gsoBuffer, MaxGsoBytes + TapPort.MaxGsoFrame);
             for (int k = k0; k < k0 + m; k++)
@@ -417,58 +440,74 @@ public sealed unsafe class UdpUnderlay : IDisposable
     }
 
     /// <summary>
-    /// Writes the VXLAN and inner headers of segments k0..k0+m-1 back to back into the GSO buffer and points two iovecs
-    /// per segment at them: its headers, then its payload in the slot (<paramref name="frameAt"/>). Returns the bytes.
+    /// From segment <paramref name="k0"/> on, as many GSO sends of up to <paramref name="perSend"/> segments as the
+    /// iovec table holds, each a message with its own UDP_SEGMENT and two iovecs per segment (its headers, written into
+    /// the GSO buffer here; its payload, in the slot at <paramref name="frameAt"/>), all in one sendmmsg. Returns the
+    /// segments handled (sent, or dropped with a count when the socket buffer was full or the peer unreachable); 0 when
+    /// the kernel refused GSO (turned off from now on, logged once).
     /// </summary>
-    private int GatherSegments(nint frameAt, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> vxlan, in GsoLayout layout, int k0, int m)
+    private int SendGathered(int s, nint frameAt, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> vxlan, in GsoLayout layout, int k0,
+        int perSend, int datagram, in VtepEndpoint destination)
     {
         var headers = VxlanHeader.Length + layout.HdrLen;
-        var total = 0;
-        for (int j = 0; j < m; j++)
+        var region = (_regions - 1) * MaxBatch;
+        int msgs = 0, iov = 0, k = k0;
+        while (k < layout.Count && msgs < MaxBatch)
         {
-            var k = k0 + j;
-            var h = _gsoBuffer + j * headers;
-            var span = new Span<byte>(h, headers);
-            vxlan.CopyTo(span);
-            var pay = GsoSegmenter.SegmentHeader(frame, layout, k, span.Slice(VxlanHeader.Length));
-            _gatherIov[2 * j].Base = h;
-            _gatherIov[2 * j].Length = (nuint)headers;
-            _gatherIov[2 * j + 1].Base = (void*)(frameAt + layout.HdrLen + k * layout.GsoSize);
-            _gatherIov[2 * j + 1].Length = (nuint)pay;
-            total += headers + pay;
+            var m = Math.Min(perSend, layout.Count - k);
+            if (iov + 2 * m > GatherIovs) break;
+            var first = iov;
+            for (int j = 0; j < m; j++, k++)
+            {
+                var h = _gsoBuffer + iov / 2 * headers;
+                var span = new Span<byte>(h, headers);
+                vxlan.CopyTo(span);
+                var pay = GsoSegmenter.SegmentHeader(frame, layout, k, span.Slice(VxlanHeader.Length));
+                _gatherIov[iov].Base = h;
+                _gatherIov[iov++].Length = (nuint)headers;
+                _gatherIov[iov].Base = (void*)(frameAt + layout.HdrLen + k * layout.GsoSize);
+                _gatherIov[iov++].Length = (nuint)pay;
+            }
+            var at = region + msgs;
+            SetDestination(at, destination);
+            ref var h0 = ref _msgs[at].Header;
+            h0.Name = &_addrs[at];
+            h0.NameLength = (uint)sizeof(Libc.SockAddrIn);
+            h0.Iov = _gatherIov + first;
+            h0.IovLength = (nuint)(iov - first);
+            var control = _gsoControl + msgs * GsoControlBytes;
+            var cm = (Libc.CmsgHdr*)control;
+            cm->Length = Libc.CmsgHeader + sizeof(ushort);
+            cm->Level = Libc.SOL_UDP;
+            cm->Type = Libc.UDP_SEGMENT;
+            *(ushort*)(control + Libc.CmsgHeader) = (ushort)datagram;
+            h0.Control = control;
+            h0.ControlLength = GsoControlBytes;
+            h0.Flags = 0;
+            _chunkEnd[msgs++] = k;
         }
-        return total;
-    }
-
-    private bool SendGso(int s, Libc.IoVec* iov, int iovCount, int length, int segment, in VtepEndpoint destination)
-    {
-        var k = (_regions - 1) * MaxBatch;
-        PrepareMessage(k, 0, length);
-        SetDestination(k, destination);
-        var cm = (Libc.CmsgHdr*)_gsoControl;
-        cm->Length = Libc.CmsgHeader + sizeof(ushort);
-        cm->Level = Libc.SOL_UDP;
-        cm->Type = Libc.UDP_SEGMENT;
-        *(ushort*)(_gsoControl + Libc.CmsgHeader) = (ushort)segment;
-        var h = &_msgs[k].Header;
-        h->Iov = iov;
-        h->IovLength = (nuint)iovCount;
-        h->Control = _gsoControl;
-        h->ControlLength = (nuint)((Libc.CmsgHeader + sizeof(ushort) + 7) & ~7);
-        nint r;
-        do { r = Libc.sendmsg(_sendFds[s], h, 0); Syscalls++; } while (r < 0 && Libc.LastError == Libc.EINTR);
-        h->Control = null;
-        h->ControlLength = 0;
-        if (r >= 0) { GsoSends++; return true; }
-        var err = Libc.LastError;
-        if (err == Libc.EAGAIN) { SendErrors++; return true; } // socket buffer full: dropped, as a datagram would be
-        // No GSO on this path (EIO: the device cannot checksum; others: not supported): do without from now on.
-        if (err is Libc.EIO or Libc.ENOPROTOOPT or 95 /* EOPNOTSUPP */)
+        var done = 0;
+        while (done < msgs)
         {
-            _gso = false;
-            CountMissing(ref _gsoLogged, $"UDP GSO on this path (sendmsg errno {err})");
+            var r = Libc.sendmmsg(_sendFds[s], _msgs + region + done, (uint)(msgs - done), 0);
+            Syscalls++;
+            if (r > 0) { done += r; GsoSends += r; continue; }
+            var err = Libc.LastError;
+            if (err == Libc.EINTR) continue;
+            // No GSO on this path (EIO: the device cannot checksum; others: not supported; ENOSYS: no sendmmsg, which the
+            // plain path does without): do without from now on.
+            if (err is Libc.EIO or Libc.ENOPROTOOPT or 95 /* EOPNOTSUPP */ or Libc.ENOSYS)
+            {
+                _gso = false;
+                CountMissing(ref _gsoLogged, $"UDP GSO on this path (sendmmsg errno {err})");
+                break;
+            }
+            // EAGAIN (socket buffer full) or an unreachable peer: this send's datagrams are dropped, counted; go on.
+            SendErrors++;
+            done++;
         }
-        return false;
+        for (int j = 0; j < msgs; j++) { _msgs[region + j].Header.Control = null; _msgs[region + j].Header.ControlLength = 0; }
+        return (done == 0 ? k0 : _chunkEnd[done - 1]) - k0;
     }
 
     private int SendEach(int s, int m, int datagram, int length, in VtepEndpoint destination)

@@ -54,6 +54,33 @@ public class GroRunMergerTests
     }
 
     [Fact]
+    public void A_super_frame_that_left_in_two_gso_sends_comes_back_whole_from_two_reads()
+    {
+        // 46 segments of 1,398 bytes: 44 fit one UDP GSO send (65,000 bytes), the other 2 go in a second one.
+        var super = SuperFrames.Tcp4(46 * 1398, SuperFrames.Ack | SuperFrames.Psh, 7, 1_000_000);
+        var (_, info, size, run, n) = Cut(super, SuperFrames.TsoHeader(super, 1398));
+        Assert.Equal(46, n);
+        var m = new GroRunMerger();
+        var dst = new byte[8 + 65536 + 18];
+
+        Assert.True(m.Begin(run.AsSpan(0, 44 * size), size, dst, out var consumed));
+        Assert.Equal(44 * size, consumed);
+        Assert.Equal(2 * size, m.Extend(run.AsSpan(44 * size), size, dst));
+        var used = m.End(dst, out var segments, out var back);
+        Assert.Equal(46, segments);
+        Assert.Equal(8 + super.Length, used);
+        Assert.Equal(super, dst.AsSpan(8, super.Length).ToArray());
+        Assert.Equal(info.GsoSize, back.GsoSize);
+
+        // A second read that does not continue the run (another VNI) is not taken.
+        var other = run.AsSpan(44 * size).ToArray();
+        BinaryPrimitives.WriteUInt32BigEndian(other.AsSpan(4), (Vni + 1) << 8);
+        Assert.True(m.Begin(run.AsSpan(0, 44 * size), size, dst, out _));
+        Assert.Equal(0, m.Extend(other, size, dst));
+        Assert.Equal(44, m.End(dst, out segments, out _) > 0 ? segments : -1);
+    }
+
+    [Fact]
     public void A_segment_with_a_bad_checksum_ends_the_run_and_is_never_merged()
     {
         var (_, _, size, run, n) = Fixed(segments: 6);
