@@ -171,6 +171,9 @@ public static class ThroughputHarness
             var pa = portCounters[0];
             Console.WriteLine($"  node A read {pa.RxPackets:N0} frames from its TAP ({(pa.RxPackets == 0 ? 0 : pa.RxBytes / pa.RxPackets):N0} bytes each on average), " +
                 $"sent {eA.Underlays.Sum(u => u.GsoSends):N0} UDP GSO sends; node B wrote {portCounters[1].TxPackets:N0} frames to its TAP");
+            foreach (var (name, g) in new[] { ("A", eA), ("B", eB) })
+                Console.WriteLine($"  node {name}: {g.Engines.Sum(e => e.Turns):N0} turns, {g.Engines.Sum(e => e.IdleSleeps):N0} sleeps, {g.Engines.Sum(e => e.Wakeups):N0} wake-ups by command, " +
+                    $"{g.Underlays.Sum(u => u.Syscalls):N0} underlay system calls");
             Console.WriteLine($"  node B received {eB.Underlays.Sum(u => u.DatagramsReceived):N0} datagrams, {eB.Underlays.Sum(u => u.RunsMerged):N0} runs merged ({eB.Underlays.Sum(u => u.SegmentsMerged):N0} datagrams), {eB.Engines.Sum(e => e.PortTransmit.SuperFrames):N0} coalesced at the TAP");
             if (threads > 1)
                 Console.WriteLine($"  packets per thread, node A: {string.Join(" / ", Enumerable.Range(0, eA.Threads).Select(k => eA.Counters.Lane(k).Packets))}, " +
