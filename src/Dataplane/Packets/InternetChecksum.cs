@@ -22,7 +22,7 @@ public static class InternetChecksum
     /// <summary>
     /// The folded (not complemented) big-endian sum of a long buffer, for payloads (segmentation, checksum offload): the
     /// one's complement sum does not depend on byte order (RFC 1071 §2(B)), so native little-endian 32-bit words are
-    /// summed into 64-bit lanes, 32 bytes a step with AVX2 where there is one, and the folded result is byte-swapped.
+    /// summed, 128 bytes a step with AVX-512 or 64 with AVX2 where there is one, and the folded result is byte-swapped.
     /// </summary>
     private static ulong AddLong(ReadOnlySpan<byte> data)
     {
@@ -30,16 +30,49 @@ public static class InternetChecksum
         var n = data.Length;
         int i = 0;
         ulong s = 0;
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            // The same with AVX-512, 128 bytes a step (8,192 steps per 1 MB round); the rest goes through the 256-bit loop.
+            var mask = System.Runtime.Intrinsics.Vector512.Create(0xFFFFu);
+            while (i + 128 <= n)
+            {
+                var a0 = System.Runtime.Intrinsics.Vector512<uint>.Zero;
+                var a1 = System.Runtime.Intrinsics.Vector512<uint>.Zero;
+                var end = Math.Min(n - 127, i + 128 * 8_192);
+                for (; i < end; i += 128)
+                {
+                    var v = System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref r, i)));
+                    var w = System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref r, i + 64)));
+                    a0 += (v & mask) + (v >> 16);
+                    a1 += (w & mask) + (w >> 16);
+                }
+                var (l0, h0) = System.Runtime.Intrinsics.Vector512.Widen(a0);
+                var (l1, h1) = System.Runtime.Intrinsics.Vector512.Widen(a1);
+                s += System.Runtime.Intrinsics.Vector512.Sum(l0 + h0 + l1 + h1);
+            }
+        }
         if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
-            var acc = System.Runtime.Intrinsics.Vector256<ulong>.Zero;
-            for (; i + 32 <= n; i += 32)
+            // Each 32-bit lane is split into its two 16-bit halves (an AND and a shift, which run on more ports than the
+            // widening shuffle they replace) and both go into 32-bit accumulators, two of them, 64 bytes a step. A lane
+            // grows by at most 2 x 0xFFFF a step, so 16,384 steps (1 MB) cannot overflow it; then it is widened into s.
+            var mask = System.Runtime.Intrinsics.Vector256.Create(0xFFFFu);
+            while (i + 64 <= n)
             {
-                var v = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref r, i)));
-                var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(v);
-                acc += lo + hi;
+                var a0 = System.Runtime.Intrinsics.Vector256<uint>.Zero;
+                var a1 = System.Runtime.Intrinsics.Vector256<uint>.Zero;
+                var end = Math.Min(n - 63, i + 64 * 16_384);
+                for (; i < end; i += 64)
+                {
+                    var v = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref r, i)));
+                    var w = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref r, i + 32)));
+                    a0 += (v & mask) + (v >> 16);
+                    a1 += (w & mask) + (w >> 16);
+                }
+                var (l0, h0) = System.Runtime.Intrinsics.Vector256.Widen(a0);
+                var (l1, h1) = System.Runtime.Intrinsics.Vector256.Widen(a1);
+                s += System.Runtime.Intrinsics.Vector256.Sum(l0 + h0 + l1 + h1);
             }
-            s = System.Runtime.Intrinsics.Vector256.Sum(acc);
         }
         ulong s1 = 0;
         for (; i + 8 <= n; i += 8)

@@ -50,6 +50,28 @@ public class InternetChecksumTests
         Assert.Equal(TestFrames.ReferenceChecksum(data), InternetChecksum.Compute(data));
     }
 
+    [Fact]
+    public void Checksum_loses_no_carry_over_buffers_longer_than_one_accumulator_round()
+    {
+        // The vector path keeps 32-bit lanes for 1 MB at a time: 3 MB of all ones crosses that twice, odd tail included.
+        var data = new byte[3 * 1024 * 1024 + 77];
+        data.AsSpan().Fill(0xFF);
+        Assert.Equal(TestFrames.ReferenceChecksum(data), InternetChecksum.Compute(data));
+        new Random(11).NextBytes(data);
+        Assert.Equal(TestFrames.ReferenceChecksum(data), InternetChecksum.Compute(data));
+    }
+
+    [Property(MaxTest = 300)]
+    public void Checksum_of_any_payload_sized_buffer_equals_the_textbook_sum(PositiveInt length, int seed, byte fill, bool random)
+    {
+        // Lengths around the vector steps (32, 64 bytes) and up to a jumbo segment, at any alignment of the tail.
+        var data = new byte[length.Get % 9100];
+        if (random) new Random(seed).NextBytes(data); else data.AsSpan().Fill(fill);
+        Assert.Equal(TestFrames.ReferenceChecksum(data), InternetChecksum.Compute(data));
+        var offset = Math.Min(data.Length, seed & 7);
+        Assert.Equal(TestFrames.ReferenceChecksum(data.AsSpan(offset).ToArray()), InternetChecksum.Compute(data.AsSpan(offset)));
+    }
+
     [Property(MaxTest = 2000)]
     public void Checksum_equals_the_textbook_16_bit_word_sum(byte[] data)
         => Assert.Equal(TestFrames.ReferenceChecksum(data), InternetChecksum.Compute(data));
