@@ -32,7 +32,7 @@ public static class ThroughputHarness
     private const string UnderA = "10.99.0.1", UnderB = "10.99.0.2";
 
     private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval,
-        int[] Threads, int Streams, bool Merge);
+        int[] Threads, int Streams, bool Merge, bool NoYield);
 
     public static int Run(string[] args)
     {
@@ -58,7 +58,8 @@ public static class ThroughputHarness
             Threads: (Arg("--threads") ?? "1").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(),
             // -P: parallel iperf3 streams (TCP and UDP): several flows, which the kernel spreads over the threads.
             Streams: int.Parse(Arg("-P") ?? Arg("--streams") ?? "1", CultureInfo.InvariantCulture),
-            Merge: !args.Contains("--no-merge"));
+            Merge: !args.Contains("--no-merge"),
+            NoYield: args.Contains("--no-yield"));
         // Engine knobs for the latency experiments (fabric.dataplane.busy-poll); unset: EngineOptions' defaults.
         var busyPoll = Arg("--busy-poll-us") is { } bp ? int.Parse(bp, CultureInfo.InvariantCulture) : (int?)null;
         var spinPolls = Arg("--spin-polls") is { } sp ? int.Parse(sp, CultureInfo.InvariantCulture) : (int?)null;
@@ -156,6 +157,8 @@ public static class ThroughputHarness
             var options = new EngineOptions { Cpu = o.DataplaneCpus[0], UnderlayMtu = mtu + 50 };
             if (busyPollUs is { } us) options = options with { BusyPollMicroseconds = us };
             if (spinPolls is { } sp) options = options with { SpinPolls = sp };
+            // --no-yield: a polling engine keeps its core (fabric.dataplane.busy-poll-yield = off).
+            if (o.NoYield) options = options with { BusyPollYield = false };
             // Each underlay socket is opened inside its host namespace (a socket keeps the namespace it was made in); one
             // thread is one engine and one socket as the node runs it (fabric.dataplane.threads = 1).
             using var eA = InNamespace(hA, () => DataplaneGroup.Create(nodes[0].Holder, vtepA, new UnderlayOptions(), options, threads));

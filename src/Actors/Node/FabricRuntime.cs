@@ -177,6 +177,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         Threads = Math.Clamp(dp?.GetInt("threads", 1) ?? 1, 1, Fabric.Dataplane.Counters.CounterLanes.Max),
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
         BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
+        BusyPollYield = dp?.GetBoolean("busy-poll-yield", true) ?? true,
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
         DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,
         Offloads = dp?.GetBoolean("offloads", true) ?? true,

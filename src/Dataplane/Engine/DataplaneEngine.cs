@@ -303,7 +303,7 @@ public sealed unsafe class DataplaneEngine : IDisposable
             if (_batch.Count == 0)
             {
                 if (spin > 0) { spin--; Thread.SpinWait(20); continue; }
-                if (busyTicks > 0 && Stopwatch.GetTimestamp() < pollUntil) { BusyPolls++; continue; }
+                if (busyTicks > 0 && Stopwatch.GetTimestamp() < pollUntil) { BusyPolls++; if (_options.BusyPollYield) Thread.Yield(); continue; }
                 IdleSleeps++;
                 var n = Libc.epoll_wait(_epoll, events, 32, _options.IdleWaitMs);
                 for (int i = 0; i < n; i++)

@@ -11,6 +11,7 @@ public class DataplaneOptionsTests
     {
         var o = FabricRuntime.DataplaneOptions(FabricHocon.Load().GetConfig("fabric.dataplane"));
         Assert.Equal(0, o.BusyPollMicroseconds);
+        Assert.True(o.BusyPollYield);
         Assert.Equal(0, o.SpinPolls);
         Assert.Equal(1500, o.UnderlayMtu);
         Assert.Equal(16, o.DropSamplesPerReason);
@@ -31,6 +32,10 @@ public class DataplaneOptionsTests
     [InlineData("10s", 1_000_000)]
     public void Busy_poll_takes_a_duration_capped_at_a_second(string value, int micros)
         => Assert.Equal(micros, FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: $"fabric.dataplane.busy-poll = {value}").GetConfig("fabric.dataplane")).BusyPollMicroseconds);
+
+    [Fact]
+    public void Busy_poll_yield_can_be_turned_off_for_a_dataplane_with_a_core_of_its_own()
+        => Assert.False(FabricRuntime.DataplaneOptions(FabricHocon.Load(overrides: "fabric.dataplane.busy-poll-yield = off").GetConfig("fabric.dataplane")).BusyPollYield);
 
     [Fact]
     public void Drop_sampling_off_means_no_sampler_and_per_reason_sets_k()
