@@ -3,7 +3,8 @@
 #   flock /tmp/fabric-test.lock benchmarks/tap-ping.sh src/Nodes/bin/Release/net10.0 LABEL [--hocon FILE]
 # An l3 network, TAP endpoints vm-a (node-1) and vm-b (node-2) in namespaces lat-vm-a/lat-vm-b, 60 pings at two
 # intervals after a warm-up; then a DF ping of 1460 bytes (too big for a 1500 underlay once the TAP MTU is 1500 via
-# --hocon) and the TooBig drop sample it leaves. Needs curl.
+# --hocon) and the TooBig drop sample it leaves. Needs curl. IPERF_SECONDS=N adds a single-stream iperf3 TCP run of
+# N seconds from vm-a to vm-b (after a 1 s warm-up) between the pings and the too-big check.
 FAB=$1/fabric; LABEL=$2; shift 2
 D=$(mktemp -d /tmp/fabric-tap-ping.XXXX)
 BP=$((30000 + RANDOM % 20000))
@@ -25,6 +26,12 @@ for interval in 0.05 0.2; do
   N=$(wc -l < $D/rtt.txt)
   echo "$LABEL interval $interval s: $N/60 answered, median $(sed -n "$(( (N+1)/2 ))p" $D/rtt.txt) ms, p90 $(sed -n "$(( N*9/10 ))p" $D/rtt.txt) ms, min $(head -1 $D/rtt.txt) max $(tail -1 $D/rtt.txt)"
 done
+if [ "${IPERF_SECONDS:-0}" -gt 0 ]; then
+  ip netns exec lat-vm-b iperf3 -s -1 -B 10.42.1.20 > /dev/null 2>&1 &
+  sleep 0.5
+  ip netns exec lat-vm-a iperf3 -c 10.42.1.20 -t $IPERF_SECONDS -O 1 2>&1 | grep -E "sender|receiver" | sed "s/^/$LABEL iperf3: /"
+  wait
+fi
 # a too-big ping with DF: the gateway answers "frag needed" (issue 11), shown by ping as such
 ip netns exec lat-vm-a ping -c 1 -M do -s 1460 -W 1 10.42.1.20 2>&1 | grep -iE "frag|mtu|too long|transmitted" | head -2
 curl -s "${H[@]}" "$API/api/v1/nodes/node-1/drops?reason=TooBig&limit=1" | head -c 600; echo
