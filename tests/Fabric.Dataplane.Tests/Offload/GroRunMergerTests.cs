@@ -156,15 +156,8 @@ public class GroRunMergerTests
     private static (byte[] Super, OffloadInfo Info, int Size, byte[] Run, int N) Run(PositiveInt gso, PositiveInt segments, PositiveInt lastShort,
         byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
     {
-        var gsoSize = 1 + gso.Get % 1460;
-        var optionBytes = optionWords % 11 * 4;
-        var hdr = (vlan ? 18 : 14) + 20 + 20 + optionBytes;
-        var maxSegments = Math.Min(TcpCoalescer.MaxSegments, (65535 - (hdr - (vlan ? 18 : 14))) / gsoSize);
-        var n = 2 + segments.Get % (maxSegments - 1);
-        var payload = (n - 1) * gsoSize + 1 + lastShort.Get % gsoSize;
-        var flags = (byte)(SuperFrames.Ack | flagBits & (SuperFrames.Psh | SuperFrames.Cwr | SuperFrames.Ece));
-        var super = SuperFrames.Tcp4(payload, flags, ipId, seq, optionBytes, partial: true, seed, vlan: vlan);
-        return Cut(super, SuperFrames.TsoHeader(super, gsoSize, vlan));
+        var (super, info, _, _) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
+        return Cut(super, info);
     }
 
     /// <summary>Segments of 1,000 payload bytes, the last one full too.</summary>

@@ -17,15 +17,9 @@ public class SegmentationCoalescingProperties
     public void Segmenting_then_coalescing_gives_back_any_tcp_super_frame(PositiveInt gso, PositiveInt segments, PositiveInt lastShort,
         byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
     {
-        var gsoSize = 1 + gso.Get % 1460;
-        var optionBytes = optionWords % 11 * 4;
-        var hdr = (vlan ? 18 : 14) + 20 + 20 + optionBytes;
-        var maxSegments = Math.Min(TcpCoalescer.MaxSegments, (65535 - (hdr - (vlan ? 18 : 14))) / gsoSize);
-        var n = 2 + segments.Get % (maxSegments - 1);
-        var payload = (n - 1) * gsoSize + 1 + lastShort.Get % gsoSize;
+        var (super, info, n, hdr) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
+        var gsoSize = info.GsoSize;
         var flags = (byte)(SuperFrames.Ack | flagBits & (SuperFrames.Psh | SuperFrames.Cwr | SuperFrames.Ece));
-        var super = SuperFrames.Tcp4(payload, flags, ipId, seq, optionBytes, partial: true, seed, vlan: vlan);
-        var info = SuperFrames.TsoHeader(super, gsoSize, vlan);
 
         Assert.True(GsoSegmenter.TryLayout(super, info, out var layout));
         Assert.Equal(n, layout.Count);

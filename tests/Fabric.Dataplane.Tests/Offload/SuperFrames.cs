@@ -47,6 +47,26 @@ public static class SuperFrames
         return f;
     }
 
+    /// <summary>
+    /// A TCP super-frame from generated values, as the properties draw them: segment size 1..1460, 2 to 64 segments (as
+    /// many as fit 64 KB), a shorter last one, ACK plus any of PSH/CWR/ECE, up to 40 option bytes, with or without a VLAN
+    /// tag. Returns it with its TSO header, how many segments it makes and its header length.
+    /// </summary>
+    public static (byte[] Frame, OffloadInfo Info, int Segments, int HeaderLength) Generated(int gso, int segments, int lastShort,
+        byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
+    {
+        var gsoSize = 1 + gso % 1460;
+        var optionBytes = optionWords % 11 * 4;
+        var l3 = vlan ? 18 : 14;
+        var hdr = l3 + 20 + 20 + optionBytes;
+        var maxSegments = Math.Min(TcpCoalescer.MaxSegments, (65535 - (hdr - l3)) / gsoSize);
+        var n = 2 + segments % (maxSegments - 1);
+        var payload = (n - 1) * gsoSize + 1 + lastShort % gsoSize;
+        var flags = (byte)(Ack | flagBits & (Psh | Cwr | Ece));
+        var frame = Tcp4(payload, flags, ipId, seq, optionBytes, partial: true, seed, vlan: vlan);
+        return (frame, TsoHeader(frame, gsoSize, vlan), n, hdr);
+    }
+
     public static ulong PseudoSum(ReadOnlySpan<byte> ip, int l4Length)
     {
         ulong s = 0;
