@@ -33,14 +33,22 @@ public static class ChecksumOffload
     }
 
     /// <summary>Computes the full transport checksum of the segment whose L4 header starts at <paramref name="l4"/> and writes it.</summary>
-    public static void WriteTransport(Span<byte> frame, int l3, int l4, byte protocol)
+    public static void WriteTransport(Span<byte> frame, int l3, int l4, byte protocol) => WriteTransport(frame, l3, l4, protocol, default);
+
+    /// <summary>
+    /// As above for a segment whose payload lies elsewhere (a gather send): <paramref name="headers"/> ends with the L4
+    /// header, <paramref name="payload"/> follows it on the wire. The L4 header's length is even (TCP: a multiple of 4;
+    /// UDP: 8), so the two sums simply add.
+    /// </summary>
+    public static void WriteTransport(Span<byte> headers, int l3, int l4, byte protocol, ReadOnlySpan<byte> payload)
     {
         var at = l4 + (protocol == Tcp ? 16 : 6);
-        frame[at] = 0; frame[at + 1] = 0;
-        var sum = PseudoHeader(frame.Slice(l3), protocol, frame.Length - l4);
-        var c = InternetChecksum.Fold(InternetChecksum.Add(sum, frame.Slice(l4)));
+        headers[at] = 0; headers[at + 1] = 0;
+        var sum = PseudoHeader(headers.Slice(l3), protocol, headers.Length - l4 + payload.Length);
+        sum = InternetChecksum.Add(sum, headers.Slice(l4));
+        var c = InternetChecksum.Fold(InternetChecksum.Add(sum, payload));
         if (c == 0 && protocol == Udp) c = 0xFFFF;
-        BinaryPrimitives.WriteUInt16BigEndian(frame.Slice(at), c);
+        BinaryPrimitives.WriteUInt16BigEndian(headers.Slice(at), c);
     }
 
     /// <summary>True when the TCP or UDP checksum of the segment (pseudo-header included) is correct.</summary>

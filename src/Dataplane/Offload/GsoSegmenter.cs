@@ -105,14 +105,7 @@ public static class GsoSegmenter
         var h = header.Slice(0, g.HdrLen);
         frame.Slice(0, g.HdrLen).CopyTo(h);
         FixHeaders(h, g, k, g.HdrLen + pay);
-        var at = g.L4 + (g.Protocol == ChecksumOffload.Tcp ? 16 : 6);
-        h[at] = 0; h[at + 1] = 0;
-        // The L4 header's length is even (TCP: a multiple of 4; UDP: 8), so its sum and the payload's simply add.
-        var sum = ChecksumOffload.PseudoHeader(h.Slice(g.L3), g.Protocol, g.HdrLen + pay - g.L4);
-        sum = InternetChecksum.Add(sum, h.Slice(g.L4));
-        var c = InternetChecksum.Fold(InternetChecksum.Add(sum, frame.Slice(start, pay)));
-        if (c == 0 && g.Protocol == ChecksumOffload.Udp) c = 0xFFFF;
-        BinaryPrimitives.WriteUInt16BigEndian(h.Slice(at), c);
+        ChecksumOffload.WriteTransport(h, g.L3, g.L4, g.Protocol, frame.Slice(start, pay));
         return pay;
     }
 
