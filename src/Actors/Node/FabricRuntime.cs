@@ -176,7 +176,7 @@ public sealed class FabricRuntime : IAsyncDisposable
         Cpu = dp?.GetInt("cpu", -1) ?? -1,
         Threads = Math.Clamp(dp?.GetInt("threads", 1) ?? 1, 1, Fabric.Dataplane.Counters.CounterLanes.Max),
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
-        BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000),
+        BusyPollMicroseconds = dp?.HasPath("busy-poll") == true ? (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000) : new EngineOptions().BusyPollMicroseconds,
         BusyPollYield = dp?.GetBoolean("busy-poll-yield", true) ?? true,
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
         DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,

@@ -35,9 +35,13 @@ public sealed record EngineOptions
     public int SpinPolls { get; init; }
     /// <summary>
     /// How long the thread keeps polling after its last frame before it sleeps in epoll (µs; 0: sleep at once). A packet
-    /// that arrives while it still polls is picked up without a wake-up; one that arrives later pays the wake-up.
+    /// that arrives while it still polls is picked up without a wake-up; one that arrives later pays the wake-up. 200 by
+    /// default (with <see cref="BusyPollYield"/>): under a TCP stream the threads then almost never sleep, so the senders
+    /// stop paying a cross-core wake-up (on a VM an inter-processor interrupt, a VM exit) per exchange; single-stream TCP
+    /// rose from 0.86 to 1.09 of the kernel's VXLAN on the test machine (docs/benchmarks.md, issue 11, session 10). An idle
+    /// node spends nothing; sparse traffic at most 200 µs of polling per batch, given away to any thread that wants the core.
     /// </summary>
-    public int BusyPollMicroseconds { get; init; }
+    public int BusyPollMicroseconds { get; init; } = 200;
     /// <summary>
     /// While the budget runs, give the core away on every empty poll (sched_yield) to any thread that wants it: a polling
     /// dataplane then never holds up a thread it shares its core with, such as the other side of an exchange (with both

@@ -7,10 +7,11 @@ namespace Fabric.Actors.Tests.Node;
 public class DataplaneOptionsTests
 {
     [Fact]
-    public void The_shipped_defaults_sleep_at_once_check_a_1500_underlay_and_sample_16_drops_per_reason()
+    public void The_shipped_defaults_poll_200_us_yielding_check_a_1500_underlay_and_sample_16_drops_per_reason()
     {
         var o = FabricRuntime.DataplaneOptions(FabricHocon.Load().GetConfig("fabric.dataplane"));
-        Assert.Equal(0, o.BusyPollMicroseconds);
+        Assert.Equal(200, o.BusyPollMicroseconds);
+        Assert.Equal(new Fabric.Dataplane.Engine.EngineOptions().BusyPollMicroseconds, o.BusyPollMicroseconds);
         Assert.True(o.BusyPollYield);
         Assert.Equal(0, o.SpinPolls);
         Assert.Equal(1500, o.UnderlayMtu);

@@ -80,7 +80,7 @@ public class PortPollingTests
     [Fact]
     public async Task An_idle_wake_up_sleeps_again_at_once_and_only_a_turn_with_frames_spins()
     {
-        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10, SpinPolls = 64 });
+        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10, SpinPolls = 64, BusyPollMicroseconds = 0 });
         engine.Start();
         var port = new CountingPort(1);
         Assert.Null((await engine.AddPortsAsync([port]))[0]);
@@ -126,7 +126,7 @@ public class PortPollingTests
     [Fact]
     public async Task Without_a_busy_poll_budget_a_batch_with_frames_is_followed_by_sleep_not_spin()
     {
-        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10 });
+        using var engine = new DataplaneEngine(new SnapshotHolder(), null, new EngineOptions { IdleWaitMs = 10, BusyPollMicroseconds = 0 });
         engine.Start();
         var port = new CountingPort(1);
         Assert.Null((await engine.AddPortsAsync([port]))[0]);
