@@ -32,7 +32,7 @@ public static class ThroughputHarness
     private const string UnderA = "10.99.0.1", UnderB = "10.99.0.2";
 
     private sealed record Options(int Seconds, int Reps, int[] Mtus, int[] DataplaneCpus, int IperfCpu, bool Tcp, bool Udp, int Pings, double PingInterval,
-        int[] Threads, int Streams, bool Merge, bool NoYield);
+        int[] Threads, int Streams, bool Merge, bool NoYield, bool AlsoUnpinned);
 
     public static int Run(string[] args)
     {
@@ -59,7 +59,10 @@ public static class ThroughputHarness
             // -P: parallel iperf3 streams (TCP and UDP): several flows, which the kernel spreads over the threads.
             Streams: int.Parse(Arg("-P") ?? Arg("--streams") ?? "1", CultureInfo.InvariantCulture),
             Merge: !args.Contains("--no-merge"),
-            NoYield: args.Contains("--no-yield"));
+            NoYield: args.Contains("--no-yield"),
+            // Adds a Fabric setup with the dataplane threads left to the scheduler (the shipped fabric.dataplane.cpu = -1),
+            // interleaved with the others: the placement a user gets, next to the harness's pinned one.
+            AlsoUnpinned: args.Contains("--also-unpinned"));
         // Engine knobs for the latency experiments (fabric.dataplane.busy-poll); unset: EngineOptions' defaults.
         var busyPoll = Arg("--busy-poll-us") is { } bp ? int.Parse(bp, CultureInfo.InvariantCulture) : (int?)null;
         var spinPolls = Arg("--spin-polls") is { } sp ? int.Parse(sp, CultureInfo.InvariantCulture) : (int?)null;
@@ -83,6 +86,8 @@ public static class ThroughputHarness
                 foreach (var threads in o.Threads)
                     Add(o.Threads.Length == 1 && threads == 1 ? $"Fabric, MTU {mtu}" : $"Fabric, {threads} thread{(threads == 1 ? "" : "s")}, MTU {mtu}",
                         Try(() => Fabric(tag, o, mtu, busyPoll, spinPolls, threads)));
+                if (o.AlsoUnpinned)
+                    Add($"Fabric, dataplane unpinned, MTU {mtu}", Try(() => Fabric(tag, o with { DataplaneCpus = [-1] }, mtu, busyPoll, spinPolls, o.Threads[0])));
                 Add($"Linux kernel VXLAN, MTU {mtu}", Try(() => Kernel(tag, o, mtu)));
             }
         Console.WriteLine();
