@@ -28,9 +28,11 @@ for interval in 0.05 0.2; do
 done
 if [ "${IPERF_SECONDS:-0}" -gt 0 ]; then
   ip netns exec lat-vm-b iperf3 -s -1 -B 10.42.1.20 > /dev/null 2>&1 &
+  SERVER=$!
   sleep 0.5
   ip netns exec lat-vm-a iperf3 -c 10.42.1.20 -t $IPERF_SECONDS -O 1 2>&1 | grep -E "sender|receiver" | sed "s/^/$LABEL iperf3: /"
-  wait
+  # the server only: a bare `wait` would also wait for `fabric up`, which runs until killed below
+  wait $SERVER
 fi
 # a too-big ping with DF: the gateway answers "frag needed" (issue 11), shown by ping as such
 ip netns exec lat-vm-a ping -c 1 -M do -s 1460 -W 1 10.42.1.20 2>&1 | grep -iE "frag|mtu|too long|transmitted" | head -2
