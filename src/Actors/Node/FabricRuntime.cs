@@ -176,17 +176,20 @@ public sealed class FabricRuntime : IAsyncDisposable
         Cpu = dp?.GetInt("cpu", -1) ?? -1,
         Threads = Math.Clamp(dp?.GetInt("threads", 1) ?? 1, 1, Fabric.Dataplane.Counters.CounterLanes.Max),
         BatchSize = dp?.GetInt("batch-size", 64) ?? 64,
-        BusyPollMicroseconds = dp?.HasPath("busy-poll") == true ? (int)Math.Clamp(Microseconds(dp, "busy-poll"), 0, 1_000_000) : new EngineOptions().BusyPollMicroseconds,
+        BusyPollMicroseconds = (int)Math.Clamp(Microseconds(dp, "busy-poll", new EngineOptions().BusyPollMicroseconds), 0, 1_000_000),
         BusyPollYield = dp?.GetBoolean("busy-poll-yield", true) ?? true,
         UnderlayMtu = dp?.GetInt("underlay-mtu", 0) ?? 0,
         DropSamplesPerReason = dp?.GetBoolean("drop-samples.enabled", false) == true ? Math.Clamp(dp.GetInt("drop-samples.per-reason", 16), 1, 4096) : 0,
         Offloads = dp?.GetBoolean("offloads", true) ?? true,
     };
 
-    /// <summary>A duration in µs. Akka's HOCON reader knows no microseconds, so "50us" (or "50µs") is read here; ms, s... by Akka.</summary>
-    private static double Microseconds(Akka.Configuration.Config? c, string path)
+    /// <summary>
+    /// A duration in µs, <paramref name="fallback"/> when not set. Akka's HOCON reader knows no microseconds, so "50us"
+    /// (or "50µs") is read here; ms, s... by Akka.
+    /// </summary>
+    private static double Microseconds(Akka.Configuration.Config? c, string path, double fallback)
     {
-        if (c is null || !c.HasPath(path)) return 0;
+        if (c is null || !c.HasPath(path)) return fallback;
         var text = c.GetString(path)?.Trim() ?? "";
         foreach (var unit in new[] { "microseconds", "microsecond", "micros", "micro", "us", "µs" })
             if (text.EndsWith(unit, StringComparison.Ordinal)
