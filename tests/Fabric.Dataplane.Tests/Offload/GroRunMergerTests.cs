@@ -156,7 +156,7 @@ public class GroRunMergerTests
     private static (byte[] Super, OffloadInfo Info, int Size, byte[] Run, int N) Run(PositiveInt gso, PositiveInt segments, PositiveInt lastShort,
         byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
     {
-        var (super, info, _, _) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
+        var (super, info, _, _, _) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
         return Cut(super, info);
     }
 

@@ -17,9 +17,8 @@ public class SegmentationCoalescingProperties
     public void Segmenting_then_coalescing_gives_back_any_tcp_super_frame(PositiveInt gso, PositiveInt segments, PositiveInt lastShort,
         byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
     {
-        var (super, info, n, hdr) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
+        var (super, info, n, hdr, flags) = SuperFrames.Generated(gso.Get, segments.Get, lastShort.Get, flagBits, ipId, seq, optionWords, vlan, seed);
         var gsoSize = info.GsoSize;
-        var flags = (byte)(SuperFrames.Ack | flagBits & (SuperFrames.Psh | SuperFrames.Cwr | SuperFrames.Ece));
 
         Assert.True(GsoSegmenter.TryLayout(super, info, out var layout));
         Assert.Equal(n, layout.Count);

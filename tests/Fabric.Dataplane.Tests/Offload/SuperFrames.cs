@@ -50,9 +50,9 @@ public static class SuperFrames
     /// <summary>
     /// A TCP super-frame from generated values, as the properties draw them: segment size 1..1460, 2 to 64 segments (as
     /// many as fit 64 KB), a shorter last one, ACK plus any of PSH/CWR/ECE, up to 40 option bytes, with or without a VLAN
-    /// tag. Returns it with its TSO header, how many segments it makes and its header length.
+    /// tag. Returns it with its TSO header, how many segments it makes, its header length and its TCP flags.
     /// </summary>
-    public static (byte[] Frame, OffloadInfo Info, int Segments, int HeaderLength) Generated(int gso, int segments, int lastShort,
+    public static (byte[] Frame, OffloadInfo Info, int Segments, int HeaderLength, byte Flags) Generated(int gso, int segments, int lastShort,
         byte flagBits, ushort ipId, uint seq, byte optionWords, bool vlan, int seed)
     {
         var gsoSize = 1 + gso % 1460;
@@ -64,7 +64,7 @@ public static class SuperFrames
         var payload = (n - 1) * gsoSize + 1 + lastShort % gsoSize;
         var flags = (byte)(Ack | flagBits & (Psh | Cwr | Ece));
         var frame = Tcp4(payload, flags, ipId, seq, optionBytes, partial: true, seed, vlan: vlan);
-        return (frame, TsoHeader(frame, gsoSize, vlan), n, hdr);
+        return (frame, TsoHeader(frame, gsoSize, vlan), n, hdr, flags);
     }
 
     public static ulong PseudoSum(ReadOnlySpan<byte> ip, int l4Length)
